@@ -1,0 +1,37 @@
+"""The gateway's Starlette app: the webhook route for Sentry and the ops routes for people."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from gateway.health import healthz, metrics, readyz
+from gateway.state import GatewayState
+from gateway.webhook import receive_webhook
+from shared.redis import connect
+from shared.settings import Settings
+
+
+def create_app(settings: Settings) -> Starlette:
+    settings.require_gateway()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        redis = connect(settings.redis_url)
+        app.state.gateway = GatewayState.build(settings, redis)
+        try:
+            yield
+        finally:
+            await app.state.gateway.batcher.close()
+            await redis.aclose()
+
+    routes = [
+        Route("/webhooks/sentry", receive_webhook, methods=["POST"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)

@@ -1,0 +1,47 @@
+"""Liveness, readiness and metrics: what an orchestrator and Prometheus poll."""
+
+from __future__ import annotations
+
+import asyncio
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.exceptions import RedisError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from gateway.state import GatewayState
+from shared import keys
+
+
+async def healthz(_request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def redis_reachable(state: GatewayState, timeout_s: float = 1.0) -> bool:
+    try:
+        async with asyncio.timeout(timeout_s):
+            return bool(await state.redis.ping())  # type: ignore[misc]
+    except (RedisError, OSError, TimeoutError):
+        return False
+
+
+async def readyz(request: Request) -> Response:
+    state: GatewayState = request.app.state.gateway
+    ready = await redis_reachable(state)
+    return JSONResponse(
+        {"status": "ready" if ready else "unavailable", "redis": ready},
+        status_code=200 if ready else 503,
+    )
+
+
+async def metrics(request: Request) -> Response:
+    state: GatewayState = request.app.state.gateway
+    if await redis_reachable(state, timeout_s=0.5):
+        try:
+            state.metrics.queue_depth.set(await state.queue.depth())
+            for name, count in (await state.store.count_by_state()).items():
+                state.metrics.jobs_by_state.labels(name).set(count)
+            state.metrics.dead_letters.set(await state.redis.zcard(keys.DEAD_LETTER))
+        except (RedisError, OSError):
+            pass
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

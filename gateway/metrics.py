@@ -1,0 +1,31 @@
+"""The gateway's Prometheus metrics, on a registry of its own so tests can build many apps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+@dataclass
+class GatewayMetrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.webhooks = Counter(
+            "responder_webhooks_received", "Webhook deliveries by resource and outcome",
+            ["resource", "outcome"], registry=r,
+        )
+        self.signature_failures = Counter(
+            "responder_signature_failures", "Rejected signatures by reason", ["reason"], registry=r
+        )
+        self.enqueue_seconds = Histogram(
+            "responder_enqueue_seconds", "Time to take a delivery into Redis", registry=r,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+        )
+        self.queue_depth = Gauge("responder_queue_depth", "Jobs waiting in the queue", registry=r)
+        self.jobs_by_state = Gauge(
+            "responder_jobs", "Job records by state", ["state"], registry=r
+        )
+        self.dead_letters = Gauge("responder_dead_letters", "Jobs in the dead-letter list", registry=r)

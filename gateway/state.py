@@ -1,0 +1,36 @@
+"""What the gateway holds for its lifetime: settings, the Redis pool, the queue and the metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from gateway.metrics import GatewayMetrics
+from shared.jobstore import JobStore
+from shared.queue import DeliveryQueue, IntakeBatcher
+from shared.settings import Settings
+
+
+@dataclass
+class GatewayState:
+    settings: Settings
+    redis: Redis
+    queue: DeliveryQueue
+    batcher: IntakeBatcher
+    store: JobStore
+    metrics: GatewayMetrics
+    secrets: tuple[str, ...]
+
+    @classmethod
+    def build(cls, settings: Settings, redis: Redis) -> GatewayState:
+        queue = DeliveryQueue(redis, settings.queue_name, settings.dedup_ttl_s)
+        return cls(
+            settings=settings,
+            redis=redis,
+            queue=queue,
+            batcher=IntakeBatcher(queue),
+            store=JobStore(redis),
+            metrics=GatewayMetrics(),
+            secrets=tuple(s.get_secret_value() for s in settings.client_secrets),
+        )

@@ -1,0 +1,90 @@
+"""POST /webhooks/sentry: read within the size limit, verify, validate, enqueue, answer 202."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import structlog
+from redis.exceptions import RedisError
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+
+from gateway.intake import Rejection, take
+from gateway.state import GatewayState
+from shared.queue import Intake
+
+log = structlog.get_logger("gateway.webhook")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(request: Request, limit_bytes: int) -> bytes:
+    """Read the raw body, stopping as soon as it passes the limit (no need to read the rest)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit_bytes:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit_bytes:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def reject(state: GatewayState, resource: str, rejection: Rejection) -> Response:
+    state.metrics.webhooks.labels(resource, rejection.error).inc()
+    if rejection.status == 401:
+        state.metrics.signature_failures.labels(rejection.error).inc()
+    log.info("webhook_rejected", status=rejection.status, error=rejection.error)
+    return JSONResponse(
+        rejection.body(), status_code=rejection.status, headers={"Sentry-Hook-Error": rejection.error}
+    )
+
+
+async def receive_webhook(request: Request) -> Response:
+    state: GatewayState = request.app.state.gateway
+    settings = state.settings
+    resource = request.headers.get("sentry-hook-resource", "unknown")[:64]
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request.headers.get("request-id", "")[:64])
+    try:
+        body = await read_body(request, settings.max_body_bytes)
+    except BodyTooLarge:
+        return reject(state, resource, Rejection(413, "body_too_large", f"limit is {settings.max_body_bytes} bytes"))
+    except ClientDisconnect:
+        return Response(status_code=400)
+    outcome = take(
+        body, request.headers, state.secrets, time.time(), settings.timestamp_tolerance_s
+    )
+    if isinstance(outcome, Rejection):
+        return reject(state, resource, outcome)
+    return await enqueue(state, outcome)
+
+
+async def enqueue(state: GatewayState, intake: Intake) -> Response:
+    delivery = intake.delivery
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(state.settings.enqueue_timeout_s):
+            is_new = await state.batcher.submit(intake)
+    except (RedisError, OSError, TimeoutError) as exc:
+        state.metrics.webhooks.labels(delivery.resource, "unavailable").inc()
+        log.warning("enqueue_failed", error=type(exc).__name__)
+        return JSONResponse(
+            {"error": "queue_unavailable", "detail": "the queue is unreachable; retry later"},
+            status_code=503,
+            headers={"Retry-After": "5", "Sentry-Hook-Error": "queue_unavailable"},
+        )
+    state.metrics.enqueue_seconds.observe(time.perf_counter() - started)
+    status = ("queued" if intake.actionable else "recorded") if is_new else "duplicate"
+    state.metrics.webhooks.labels(delivery.resource, status).inc()
+    log.info(
+        "webhook_accepted", delivery_id=delivery.id, resource=delivery.resource,
+        action=delivery.action, issue_id=delivery.issue_id, status=status,
+    )
+    return JSONResponse({"id": delivery.id, "status": status}, status_code=202)

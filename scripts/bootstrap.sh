@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Prepare a machine for the responder: redis-server from the system's packages and a virtualenv
+# in .venv with the project installed. Safe to run again: it only does what is missing.
+#   scripts/bootstrap.sh [extra]   e.g. "test" installs the test tools too
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extra="${1:-}"
+
+if ! command -v redis-server >/dev/null 2>&1 && [ -z "${REDIS_SERVER_BIN:-}" ] && [ -z "${REDIS_URL:-}" ]; then
+  echo "bootstrap: installing redis-server from the system's packages" >&2
+  if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo="sudo"; else
+    echo "bootstrap: redis-server is missing and this user cannot install it; run: apt-get install redis-server" >&2
+    exit 1
+  fi
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
+fi
+
+python="${PYTHON:-python3}"
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "bootstrap: Python 3.11 or newer is needed ($python is $("$python" --version 2>&1))" >&2
+  exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+stamp=".venv/.installed${extra:+-$extra}"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extra:+[$extra]}"
+  touch "$stamp"
+fi

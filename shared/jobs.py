@@ -1,0 +1,68 @@
+"""The job record: what the status store keeps for every delivery, and its states."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DEAD = "dead"
+    SKIPPED = "skipped"
+
+
+FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.DEAD, JobState.SKIPPED})
+REPLAYABLE_STATES = frozenset({JobState.DEAD, JobState.FAILED})
+
+
+class Delivery(BaseModel):
+    """The queue contract: what the gateway hands the worker for one verified delivery.
+
+    JSON-safe on purpose: the worker validates `body` again with the same webhook model.
+    """
+
+    id: str
+    resource: str
+    action: str
+    received_at: float
+    issue_id: str | None = None
+    installation_uuid: str | None = None
+    body: dict[str, Any] = Field(default_factory=dict)
+
+
+class JobRecord(BaseModel):
+    """One delivery's life, as the dashboard and the jobs API show it."""
+
+    id: str
+    resource: str
+    action: str
+    state: JobState
+    issue_id: str | None = None
+    received_at: float
+    updated_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    attempts: int = 0
+    replays: int = 0
+    reason: str | None = None
+    error: str | None = None
+    dry_run: bool | None = None
+    findings: list[dict[str, Any]] = Field(default_factory=list)
+    plan: list[dict[str, Any]] = Field(default_factory=list)
+    writeback: list[dict[str, Any]] = Field(default_factory=list)
+    coalesced_into: str | None = None
+    coalesced: int = 0
+    payload: dict[str, Any] | None = None
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at

@@ -1,0 +1,42 @@
+"""Every Redis key the responder writes, in one place, so the layout can be read at a glance."""
+
+from __future__ import annotations
+
+PREFIX = "responder:"
+
+JOBS_BY_TIME = PREFIX + "jobs"  # zset: delivery id -> received at (s)
+DEAD_LETTER = PREFIX + "dead"  # zset: delivery id -> died at (s)
+WORKER_HEARTBEATS = PREFIX + "workers"  # hash: worker name -> last heartbeat (s)
+
+
+def job(delivery_id: str) -> str:
+    """Hash: the status record of one delivery."""
+    return f"{PREFIX}job:{delivery_id}"
+
+
+def jobs_in_state(state: str) -> str:
+    """Zset: delivery ids in a state -> time they entered it (s)."""
+    return f"{PREFIX}jobs:state:{state}"
+
+
+def seen(delivery_id: str) -> str:
+    """String with expiry: this Request-ID was already taken (de-duplication)."""
+    return f"{PREFIX}seen:{delivery_id}"
+
+
+def issue_lock(issue_id: str) -> str:
+    return f"{PREFIX}lock:issue:{issue_id}"
+
+
+def issue_comment(issue_id: str) -> str:
+    """Hash: the responder's comment on an issue (note id, deliveries covered)."""
+    return f"{PREFIX}comment:{issue_id}"
+
+
+def own_write(issue_id: str) -> str:
+    """String with expiry: the responder just changed this issue (loop guard)."""
+    return f"{PREFIX}ownwrite:{issue_id}"
+
+
+def rate_limit(scope: str) -> str:
+    return f"{PREFIX}ratelimit:{scope}"

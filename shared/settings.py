@@ -1,0 +1,157 @@
+"""One settings model for every process, read from the environment once, at start-up.
+
+Names follow what users of Sentry tooling already know (`SENTRY_*`, `REDIS_URL`); the responder's own
+knobs are `RESPONDER_*`. Secrets are `SecretStr`, so neither `repr()` nor a log line shows them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_BASE_URL = "https://sentry.io/api/0/"
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message is one line naming it, never its value."""
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", populate_by_name=True, validate_default=True
+    )
+
+    # --- Sentry
+    client_secrets: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("SENTRY_CLIENT_SECRET")
+    )
+    auth_token: SecretStr | None = Field(None, validation_alias=_env("SENTRY_AUTH_TOKEN"))
+    organization: str | None = Field(None, validation_alias=_env("SENTRY_ORGANIZATION"))
+    base_url: str = Field(DEFAULT_BASE_URL, validation_alias=_env("SENTRY_BASE_URL"))
+    client_id: str | None = Field(None, validation_alias=_env("SENTRY_CLIENT_ID"))
+    sentry_timeout_s: float = Field(10.0, gt=0, validation_alias=_env("SENTRY_TIMEOUT_S"))
+    sentry_rate_limit_per_min: int = Field(
+        100, gt=0, validation_alias=_env("RESPONDER_SENTRY_RATE_LIMIT_PER_MIN")
+    )
+    sentry_max_in_flight: int = Field(
+        16, gt=0, validation_alias=_env("RESPONDER_SENTRY_MAX_IN_FLIGHT")
+    )
+
+    # --- Redis and the queue
+    redis_url: str = Field("redis://localhost:6379/0", validation_alias=_env("REDIS_URL"))
+    queue_name: str = Field("responder:queue", validation_alias=_env("RESPONDER_QUEUE_NAME"))
+    dedup_ttl_s: int = Field(3 * 24 * 3600, gt=0, validation_alias=_env("RESPONDER_DEDUP_TTL_S"))
+    enqueue_timeout_s: float = Field(
+        0.25, gt=0, validation_alias=_env("RESPONDER_ENQUEUE_TIMEOUT_S")
+    )
+
+    # --- Gateway
+    timestamp_tolerance_s: int = Field(
+        300, ge=0, validation_alias=_env("RESPONDER_TIMESTAMP_TOLERANCE_S")
+    )
+    max_body_bytes: int = Field(
+        1024 * 1024, gt=0, validation_alias=_env("RESPONDER_MAX_BODY_BYTES")
+    )
+    dashboard_token: SecretStr | None = Field(
+        None, validation_alias=_env("RESPONDER_DASHBOARD_TOKEN")
+    )
+    spool_dir: Path = Field(Path("./spool"), validation_alias=_env("RESPONDER_SPOOL_DIR"))
+    spool_max_bytes: int = Field(
+        256 * 1024 * 1024, gt=0, validation_alias=_env("RESPONDER_SPOOL_MAX_BYTES")
+    )
+
+    # --- Worker
+    dry_run_setting: bool | None = Field(None, validation_alias=_env("RESPONDER_DRY_RUN"))
+    rules_path: Path | None = Field(None, validation_alias=_env("RESPONDER_RULES"))
+    max_jobs: int = Field(20, gt=0, validation_alias=_env("RESPONDER_WORKER_CONCURRENCY"))
+    max_tries: int = Field(5, ge=1, validation_alias=_env("RESPONDER_MAX_TRIES"))
+    retry_base_s: float = Field(2.0, gt=0, validation_alias=_env("RESPONDER_RETRY_BASE_S"))
+    retry_max_s: float = Field(300.0, gt=0, validation_alias=_env("RESPONDER_RETRY_MAX_S"))
+    job_timeout_s: float = Field(120.0, gt=0, validation_alias=_env("RESPONDER_JOB_TIMEOUT_S"))
+    issue_lock_s: float = Field(60.0, gt=0, validation_alias=_env("RESPONDER_ISSUE_LOCK_S"))
+    quiet_window_s: float = Field(60.0, ge=0, validation_alias=_env("RESPONDER_QUIET_WINDOW_S"))
+    cache_ttl_s: int = Field(60, ge=0, validation_alias=_env("RESPONDER_CACHE_TTL_S"))
+    job_retention_count: int = Field(
+        10_000, gt=0, validation_alias=_env("RESPONDER_JOB_RETENTION_COUNT")
+    )
+    job_retention_s: int = Field(
+        7 * 24 * 3600, gt=0, validation_alias=_env("RESPONDER_JOB_RETENTION_S")
+    )
+
+    # --- Logging
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", validation_alias=_env("RESPONDER_LOG_FORMAT")
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", validation_alias=_env("RESPONDER_LOG_LEVEL")
+    )
+
+    @field_validator("client_secrets", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def dry_run(self) -> bool:
+        """Dry-run unless told otherwise when there is no token to write with."""
+        if self.dry_run_setting is None:
+            return self.auth_token is None
+        return self.dry_run_setting
+
+    def secret_values(self) -> list[str]:
+        """Every secret this process holds, for log scrubbing."""
+        values = [s.get_secret_value() for s in self.client_secrets]
+        for secret in (self.auth_token, self.dashboard_token):
+            if secret is not None:
+                values.append(secret.get_secret_value())
+        return [v for v in values if v]
+
+    def require_gateway(self) -> None:
+        if not self.client_secrets:
+            raise SettingsError(
+                "SENTRY_CLIENT_SECRET: not set; the gateway cannot verify deliveries without it"
+            )
+
+    def require_sentry(self) -> None:
+        if self.auth_token is not None and not self.organization:
+            raise SettingsError("SENTRY_ORGANIZATION: required when SENTRY_AUTH_TOKEN is set")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings, turning pydantic's error into one line that names the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "settings"
+        alias = Settings.model_fields[field].validation_alias if field in Settings.model_fields else None
+        name = alias.choices[0] if isinstance(alias, AliasChoices) else field
+        raise SettingsError(f"{name}: {first['msg']}") from None

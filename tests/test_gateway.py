@@ -1,0 +1,266 @@
+"""The webhook route end to end into a real Redis: every published payload, every rejection."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from arq.constants import job_key_prefix
+from redis.asyncio import Redis
+
+from gateway.app import create_app
+from gateway.signature import sign
+from shared import keys
+from shared.jobstore import JobStore
+from shared.queue import deserialize
+from shared.settings import Settings
+from tests.conftest import SECRET, delivery, signed_headers, webhook_names, wire_bytes
+
+ClientFactory = Callable[..., Any]
+
+
+@pytest.fixture
+async def client_for(
+    make_settings: Callable[..., Settings],
+) -> AsyncIterator[Callable[..., Any]]:
+    stack: list[Any] = []
+
+    async def factory(**overrides: Any) -> httpx.AsyncClient:
+        app = create_app(make_settings(**overrides))
+        lifespan = app.router.lifespan_context(app)
+        await lifespan.__aenter__()
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw")
+        stack.append((lifespan, client))
+        return client
+
+    yield factory
+    for lifespan, client in reversed(stack):
+        await client.aclose()
+        await lifespan.__aexit__(None, None, None)
+
+
+@pytest.fixture
+async def client(client_for: Callable[..., Any], redis: Redis) -> httpx.AsyncClient:
+    result: httpx.AsyncClient = await client_for()
+    return result
+
+
+async def post(client: httpx.AsyncClient, body: bytes, headers: dict[str, str]) -> httpx.Response:
+    return await client.post("/webhooks/sentry", content=body, headers=headers)
+
+
+@pytest.mark.parametrize("name", webhook_names())
+async def test_every_published_payload_is_accepted_and_recorded(
+    client: httpx.AsyncClient, redis: Redis, name: str
+) -> None:
+    body, headers = delivery(name)
+    response = await post(client, body, headers)
+    assert response.status_code == 202, response.text
+    delivery_id = headers["Request-ID"]
+    assert response.json()["id"] == delivery_id
+    record = await JobStore(redis).get(delivery_id)
+    assert record is not None
+    assert record.resource == name.split(".", 1)[0]
+    assert record.action == name.split(".", 1)[1]
+    assert record.payload is not None and record.payload["body"] == json.loads(body)
+
+
+@pytest.mark.parametrize("name", ["issue.created", "error.created", "event_alert.triggered"])
+async def test_actionable_deliveries_become_arq_jobs(
+    client: httpx.AsyncClient, redis: Redis, name: str
+) -> None:
+    body, headers = delivery(name)
+    response = await post(client, body, headers)
+    assert response.json()["status"] == "queued"
+    delivery_id = headers["Request-ID"]
+    job = deserialize(await redis.get(job_key_prefix + delivery_id))
+    assert job["f"] == "process_delivery" and job["a"] == [delivery_id]
+    assert await redis.zscore("responder:queue", delivery_id) is not None
+    record = await JobStore(redis).get(delivery_id)
+    assert record is not None and record.state == "queued"
+
+
+async def test_comment_delivery_is_recorded_not_queued(client: httpx.AsyncClient, redis: Redis) -> None:
+    body, headers = delivery("comment.created")
+    response = await post(client, body, headers)
+    assert response.status_code == 202
+    assert response.json()["status"] == "recorded"
+    assert await redis.zcard("responder:queue") == 0
+    record = await JobStore(redis).get(headers["Request-ID"])
+    assert record is not None and record.state == "skipped"
+    assert record.reason == "no handler for comment.created"
+
+
+async def test_duplicate_delivery_is_acknowledged_once_queued(
+    client: httpx.AsyncClient, redis: Redis
+) -> None:
+    body, headers = delivery("issue.created")
+    first = await post(client, body, headers)
+    second = await post(client, body, headers)
+    assert (first.status_code, second.status_code) == (202, 202)
+    assert second.json() == {"id": headers["Request-ID"], "status": "duplicate"}
+    assert await redis.zcard("responder:queue") == 1
+
+
+async def test_duplicate_after_the_job_finished_is_not_queued_again(
+    client: httpx.AsyncClient, redis: Redis
+) -> None:
+    body, headers = delivery("issue.created")
+    await post(client, body, headers)
+    # The worker finishing a job removes it from arq's queue and job key.
+    await redis.delete(job_key_prefix + headers["Request-ID"])
+    await redis.zrem("responder:queue", headers["Request-ID"])
+    again = await post(client, body, headers)
+    assert again.json()["status"] == "duplicate"
+    assert await redis.zcard("responder:queue") == 0
+
+
+async def test_rotated_secret_accepts_old_and_new(client_for: Callable[..., Any], redis: Redis) -> None:
+    client = await client_for(SENTRY_CLIENT_SECRET="brand-new-secret," + SECRET)
+    for secret in ("brand-new-secret", SECRET):
+        body, headers = delivery("issue.created", secret=secret)
+        assert (await post(client, body, headers)).status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("mutate", "error"),
+    [
+        (lambda h: h.pop("Sentry-Hook-Signature"), "missing_signature"),
+        (lambda h: h.update({"Sentry-Hook-Signature": "0" * 64}), "signature_mismatch"),
+        (lambda h: h.update({"Sentry-Hook-Signature": "abc"}), "malformed_signature"),
+        (lambda h: h.update({"Sentry-Hook-Signature": sign(b"x", SECRET)}), "signature_mismatch"),
+        (lambda h: h.update({"Sentry-Hook-Timestamp": str(int(time.time()) - 301)}), "stale_timestamp"),
+        (lambda h: h.update({"Sentry-Hook-Timestamp": str(int(time.time()) + 3600)}), "stale_timestamp"),
+        (lambda h: h.pop("Sentry-Hook-Timestamp"), "missing_timestamp"),
+    ],
+)
+async def test_signature_and_timestamp_rejections_are_401_with_the_reason(
+    client: httpx.AsyncClient, redis: Redis, mutate: Callable[[dict[str, str]], object], error: str
+) -> None:
+    body, headers = delivery("issue.created")
+    mutate(headers)
+    response = await post(client, body, headers)
+    assert response.status_code == 401
+    assert response.json()["error"] == error
+    assert SECRET not in response.text
+    assert await redis.dbsize() == 0
+
+
+async def test_wrong_secret_is_401(client: httpx.AsyncClient) -> None:
+    body, headers = delivery("issue.created", secret="not-our-secret")
+    assert (await post(client, body, headers)).status_code == 401
+
+
+async def test_legacy_app_signature_header_is_accepted(client: httpx.AsyncClient) -> None:
+    body, headers = delivery("issue.created")
+    headers["Sentry-App-Signature"] = headers.pop("Sentry-Hook-Signature")
+    assert (await post(client, body, headers)).status_code == 202
+
+
+async def test_signed_empty_body_is_accepted_and_recorded(
+    client: httpx.AsyncClient, redis: Redis
+) -> None:
+    headers = {"Content-Type": "application/json", "Sentry-App-Signature": sign(b"", SECRET)}
+    response = await post(client, b"", headers)
+    assert response.status_code == 202
+    assert response.json()["status"] == "recorded"
+
+
+async def test_body_over_the_limit_is_413(client_for: Callable[..., Any], redis: Redis) -> None:
+    client = await client_for(RESPONDER_MAX_BODY_BYTES="1000")
+    body = wire_bytes({"action": "created", "data": {"pad": "x" * 2000}})
+    response = await post(client, body, signed_headers(body, "issue"))
+    assert response.status_code == 413
+    assert response.json()["error"] == "body_too_large"
+
+
+async def test_streamed_body_over_the_limit_is_413(client_for: Callable[..., Any], redis: Redis) -> None:
+    client = await client_for(RESPONDER_MAX_BODY_BYTES="1000")
+    body = wire_bytes({"action": "created", "data": {"pad": "x" * 2000}})
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 100):
+            yield body[start : start + 100]
+
+    headers = signed_headers(body, "issue")
+    response = await client.post("/webhooks/sentry", content=chunks(), headers=headers)
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"\xff\xfe\x00", b"[1, 2]", b'"text"'])
+async def test_signed_non_json_is_400(client: httpx.AsyncClient, body: bytes) -> None:
+    response = await post(client, body, signed_headers(body, "issue"))
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_json"
+
+
+async def test_known_resource_with_a_bad_payload_is_422_with_field_errors(
+    client: httpx.AsyncClient,
+) -> None:
+    body = wire_bytes({"action": "created", "data": {"issue": {"title": "no id"}}})
+    response = await post(client, body, signed_headers(body, "issue"))
+    assert response.status_code == 422
+    errors = response.json()["detail"]
+    assert ["data", "issue", "id"] in [e["loc"] for e in errors]
+
+
+async def test_unknown_resource_is_accepted_and_recorded(
+    client: httpx.AsyncClient, redis: Redis
+) -> None:
+    body = wire_bytes({"action": "triggered", "data": {"whatever": 1}})
+    headers = signed_headers(body, "activity_alert")
+    response = await post(client, body, headers)
+    assert response.status_code == 202
+    record = await JobStore(redis).get(headers["Request-ID"])
+    assert record is not None
+    assert (record.resource, record.state) == ("activity_alert", "skipped")
+
+
+async def test_own_write_back_is_skipped_not_acted_on(client: httpx.AsyncClient, redis: Redis) -> None:
+    payload = json.loads(delivery("issue.created")[0])
+    payload["action"] = "unresolved"
+    payload["actor"] = {"type": "application", "id": "responder-uuid", "name": "Sentry Responder"}
+    body = wire_bytes(payload)
+    headers = signed_headers(body, "issue")
+    response = await post(client, body, headers)
+    assert response.json()["status"] == "recorded"
+    record = await JobStore(redis).get(headers["Request-ID"])
+    assert record is not None and record.reason == "caused by integration Sentry Responder"
+
+
+async def test_redis_down_answers_503_fast_never_500(client_for: Callable[..., Any]) -> None:
+    from shared.embedded_redis import free_port
+
+    client = await client_for(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    body, headers = delivery("issue.created")
+    started = time.perf_counter()
+    response = await post(client, body, headers)
+    assert response.status_code == 503
+    assert time.perf_counter() - started < 1.0
+    assert response.json()["error"] == "queue_unavailable"
+    ready = await client.get("/readyz")
+    assert ready.status_code == 503
+
+
+async def test_health_ready_and_metrics(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    assert (await client.get("/readyz")).status_code == 200
+    body, headers = delivery("issue.created")
+    await post(client, body, headers)
+    metrics = (await client.get("/metrics")).text
+    assert 'responder_webhooks_received_total{outcome="queued",resource="issue"} 1.0' in metrics
+    assert "responder_queue_depth 1.0" in metrics
+
+
+async def test_request_id_is_bound_to_every_log_line(client: httpx.AsyncClient) -> None:
+    from structlog.testing import capture_logs
+
+    body, headers = delivery("issue.created")
+    with capture_logs() as logs:
+        await post(client, body, headers)
+    accepted = [line for line in logs if line["event"] == "webhook_accepted"]
+    assert accepted and accepted[0]["delivery_id"] == headers["Request-ID"]
