@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from arq.constants import job_key_prefix
+from arq.constants import job_key_prefix, retry_key_prefix
 from arq.jobs import serialize_job
 from redis.asyncio import Redis
 
@@ -117,10 +117,11 @@ class DeliveryQueue:
         return [bool(r) for r in results]
 
     async def requeue(self, delivery_id: str, defer_s: float = 0.0) -> None:
-        """Put a delivery's job back on the queue (replay of a dead or failed job)."""
+        """Put a delivery's job back on the queue with a fresh try count (replay)."""
         now_ms = int(time.time() * 1000)
         job = serialize_job(PROCESS_DELIVERY, (delivery_id,), {}, None, now_ms, serializer=serialize)
         async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(retry_key_prefix + delivery_id)
             pipe.psetex(job_key_prefix + delivery_id, JOB_EXPIRES_S * 1000, job)
             pipe.zadd(self.queue_name, {delivery_id: now_ms + int(defer_s * 1000)})
             await pipe.execute()

@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     retry_base_s: float = Field(2.0, gt=0, validation_alias=_env("RESPONDER_RETRY_BASE_S"))
     retry_max_s: float = Field(300.0, gt=0, validation_alias=_env("RESPONDER_RETRY_MAX_S"))
     job_timeout_s: float = Field(120.0, gt=0, validation_alias=_env("RESPONDER_JOB_TIMEOUT_S"))
+    shutdown_grace_s: int = Field(25, ge=0, validation_alias=_env("RESPONDER_SHUTDOWN_GRACE_S"))
+    poll_delay_s: float = Field(0.1, gt=0, validation_alias=_env("RESPONDER_POLL_DELAY_S"))
     issue_lock_s: float = Field(60.0, gt=0, validation_alias=_env("RESPONDER_ISSUE_LOCK_S"))
     quiet_window_s: float = Field(60.0, ge=0, validation_alias=_env("RESPONDER_QUIET_WINDOW_S"))
     cache_ttl_s: int = Field(60, ge=0, validation_alias=_env("RESPONDER_CACHE_TTL_S"))

@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from redis.asyncio import Redis
 
+from gateway.app import create_app
 from gateway.signature import sign
 from shared.embedded_redis import EmbeddedRedis
 from shared.settings import Settings, load_settings
@@ -85,3 +87,24 @@ def make_settings(redis_server: EmbeddedRedis, tmp_path: Path) -> Callable[..., 
         return load_settings(**values)
 
     return factory
+
+
+@pytest.fixture
+async def client_for(
+    make_settings: Callable[..., Settings],
+) -> AsyncIterator[Callable[..., Any]]:
+    """Build gateway apps (lifespan run) and in-process clients for them; all closed at the end."""
+    stack: list[Any] = []
+
+    async def factory(**overrides: Any) -> httpx.AsyncClient:
+        app = create_app(make_settings(**overrides))
+        lifespan = app.router.lifespan_context(app)
+        await lifespan.__aenter__()
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw")
+        stack.append((lifespan, client))
+        return client
+
+    yield factory
+    for lifespan, client in reversed(stack):
+        await client.aclose()
+        await lifespan.__aexit__(None, None, None)

@@ -20,29 +20,6 @@ from shared.queue import deserialize
 from shared.settings import Settings
 from tests.conftest import SECRET, delivery, signed_headers, webhook_names, wire_bytes
 
-ClientFactory = Callable[..., Any]
-
-
-@pytest.fixture
-async def client_for(
-    make_settings: Callable[..., Settings],
-) -> AsyncIterator[Callable[..., Any]]:
-    stack: list[Any] = []
-
-    async def factory(**overrides: Any) -> httpx.AsyncClient:
-        app = create_app(make_settings(**overrides))
-        lifespan = app.router.lifespan_context(app)
-        await lifespan.__aenter__()
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw")
-        stack.append((lifespan, client))
-        return client
-
-    yield factory
-    for lifespan, client in reversed(stack):
-        await client.aclose()
-        await lifespan.__aexit__(None, None, None)
-
-
 @pytest.fixture
 async def client(client_for: Callable[..., Any], redis: Redis) -> httpx.AsyncClient:
     result: httpx.AsyncClient = await client_for()

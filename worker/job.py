@@ -1,0 +1,157 @@
+"""The arq job: one delivery through fetch, analyze, plan and write back, its status recorded.
+
+The flow reads top to bottom in `process_delivery`; the retry policy is in worker/retry.py,
+the write-back's idempotency in worker/writeback.py.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from arq import Retry
+from redis.exceptions import LockError
+
+from shared import keys
+from shared.jobs import Delivery, JobState
+from shared.webhooks import MetricAlertWebhook, parse_webhook
+from worker.actions import Plan
+from worker.analysis.base import AnalysisContext, Finding
+from worker.analysis.registry import run_handlers
+from worker.context import fetch_issue_and_event, now
+from worker.deps import WorkerDeps
+from worker.plan import build_plan
+from worker.retry import IssueBusy, backoff_s, describe, is_transient
+from worker.writeback import WriteBack, WriteResult
+
+log = structlog.get_logger("worker.job")
+
+ISSUE_LOCK_WAIT_S = 10.0
+
+
+@dataclass
+class Outcome:
+    state: JobState
+    findings: list[Finding] = field(default_factory=list)
+    plan: Plan = field(default_factory=Plan)
+    writeback: list[WriteResult] = field(default_factory=list)
+    reason: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "findings": [f.model_dump(mode="json") for f in self.findings],
+            "plan": [a.model_dump(mode="json") for a in self.plan.actions],
+            "writeback": [w.model_dump(mode="json") for w in self.writeback],
+            "reason": self.reason,
+        }
+
+
+async def process_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
+    deps: WorkerDeps = ctx["deps"]
+    attempt: int = ctx.get("job_try") or 1
+    record = await deps.store.get(delivery_id)
+    if record is None or record.payload is None:
+        log.warning("job_record_missing", delivery_id=delivery_id)
+        return "missing"
+    delivery = Delivery.model_validate(record.payload)
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(
+        delivery_id=delivery.id, issue_id=delivery.issue_id,
+        resource=delivery.resource, action=delivery.action, attempt=attempt,
+    )
+    settings = deps.settings
+    if attempt > settings.max_tries:  # crashed or timed out on every try
+        return await _dead(deps, delivery, attempt, record.error or "retries exhausted")
+    started = time.time()
+    await deps.store.transition(delivery.id, JobState.RUNNING, started_at=started, attempts=attempt)
+    log.info("job_started")
+    try:
+        outcome = await handle(deps, delivery, retried=attempt > 1)
+    except Exception as exc:
+        if not is_transient(exc):
+            await deps.store.transition(
+                delivery.id, JobState.FAILED, finished_at=time.time(), error=describe(exc)
+            )
+            log.warning("job_failed", error=describe(exc))
+            return "failed"
+        if attempt >= settings.max_tries:
+            return await _dead(deps, delivery, attempt, describe(exc))
+        delay_s = backoff_s(attempt, settings.retry_base_s, settings.retry_max_s, exc)
+        await deps.store.transition(delivery.id, JobState.RETRYING, error=describe(exc))
+        log.info("job_retrying", error=describe(exc), defer_s=round(delay_s, 2))
+        raise Retry(defer=delay_s) from exc
+    finished = time.time()
+    await deps.store.transition(
+        delivery.id, outcome.state, finished_at=finished, dry_run=deps.dry_run, **outcome.fields()
+    )
+    log.info("job_finished", state=outcome.state.value, duration_s=round(finished - started, 3))
+    return outcome.state.value
+
+
+async def _dead(deps: WorkerDeps, delivery: Delivery, attempt: int, error: str) -> str:
+    await deps.store.transition(
+        delivery.id, JobState.DEAD, finished_at=time.time(), error=error, attempts=attempt
+    )
+    await deps.store.add_dead(delivery.id)
+    log.error("job_dead", error=error)
+    return "dead"
+
+
+async def handle(deps: WorkerDeps, delivery: Delivery, retried: bool) -> Outcome:
+    envelope = parse_webhook(delivery.resource, delivery.body)
+    if isinstance(envelope, MetricAlertWebhook):
+        # A metric alert names no issue: record what fired, there is nothing to write back to.
+        return Outcome(JobState.SUCCEEDED, [metric_alert_finding(envelope)], reason="metric alert")
+    if delivery.issue_id is None:
+        return Outcome(JobState.SKIPPED, reason=f"{delivery.resource} delivery names no issue")
+    if delivery.resource == "issue" and await deps.redis.exists(keys.own_write(delivery.issue_id)):
+        return Outcome(JobState.SKIPPED, reason="echo of the responder's own write-back")
+    async with issue_lock(deps, delivery.issue_id):
+        issue, event = await fetch_issue_and_event(delivery, deps.client)
+        ctx = AnalysisContext(
+            resource=envelope.resource, action=envelope.action, issue=issue, event=event,
+            now=now(), options=deps.rules.options(),
+        )
+        findings = run_handlers(deps.registry, ctx)
+        plan = build_plan(ctx, findings, deps.rules)
+        if deps.dry_run or deps.client is None:
+            return Outcome(JobState.SUCCEEDED, findings, plan, reason="dry run: plan recorded only")
+        writer = WriteBack(deps.client, deps.redis, deps.settings.dedup_ttl_s)
+        results = await writer.execute(plan, issue, delivery.id, retried)
+        return Outcome(JobState.SUCCEEDED, findings, plan, results)
+
+
+@asynccontextmanager
+async def issue_lock(deps: WorkerDeps, issue_id: str) -> AsyncIterator[None]:
+    """Jobs for one issue never overlap, so two deliveries cannot race into two comments."""
+    lock = deps.redis.lock(
+        keys.issue_lock(issue_id), timeout=deps.settings.issue_lock_s,
+        blocking_timeout=ISSUE_LOCK_WAIT_S,
+    )
+    if not await lock.acquire():
+        raise IssueBusy(f"issue {issue_id} is locked by another job")
+    try:
+        yield
+    finally:
+        try:
+            await lock.release()
+        except LockError:
+            log.warning("issue_lock_expired", issue_id=issue_id)
+
+
+def metric_alert_finding(envelope: MetricAlertWebhook) -> Finding:
+    data = envelope.data
+    rule = data.metric_alert.get("alert_rule") or {}
+    return Finding(
+        handler="metric_alert",
+        summary=data.description_title or f"Metric alert {envelope.action}",
+        data={
+            "action": envelope.action, "rule": rule.get("name"), "query": rule.get("query"),
+            "aggregate": rule.get("aggregate"), "description": data.description_text,
+            "web_url": data.web_url,
+        },
+    )

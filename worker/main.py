@@ -1,0 +1,120 @@
+"""The worker process: arq settings, start-up (clients, rules, handlers), heartbeat and retention."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+from typing import Any
+
+import structlog
+from arq import Worker
+from arq.connections import RedisSettings
+from arq.worker import func
+
+from shared import keys
+from shared.jobstore import JobStore
+from shared.logging import configure_logging
+from shared.queue import PROCESS_DELIVERY, deserialize, serialize
+from shared.sentry.client import SentryClient
+from shared.settings import Settings
+from worker.analysis.registry import default_registry
+from worker.deps import WorkerDeps
+from worker.job import process_delivery
+from worker.rules import Rules, load_rules
+
+log = structlog.get_logger("worker.main")
+
+HEARTBEAT_S = 5.0
+TRIM_EVERY_S = 60.0
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx["settings"]
+    redis = ctx["redis"]
+    rules = load_rules(settings.rules_path) if settings.rules_path else Rules.default()
+    client = (
+        SentryClient.from_settings(settings, redis, transport=ctx.get("sentry_transport"))
+        if settings.auth_token
+        else None
+    )
+    ctx["deps"] = WorkerDeps(
+        settings=settings, redis=redis, store=JobStore(redis), client=client,
+        registry=default_registry(), rules=rules,
+    )
+    ctx["heartbeat"] = asyncio.create_task(heartbeat(ctx["deps"], worker_name()))
+    log.info("worker_started", dry_run=ctx["deps"].dry_run, sentry=client is not None)
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    deps: WorkerDeps | None = ctx.get("deps")
+    task: asyncio.Task[None] | None = ctx.get("heartbeat")
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    if deps is not None:
+        await deps.redis.hdel(keys.WORKER_HEARTBEATS, worker_name())  # type: ignore[misc]
+        if deps.client is not None:
+            await deps.client.aclose()
+
+
+async def heartbeat(deps: WorkerDeps, name: str) -> None:
+    """Tell the dashboard this worker is alive, and keep the status store within its retention."""
+    last_trim = 0.0
+    while True:
+        try:
+            await deps.redis.hset(keys.WORKER_HEARTBEATS, name, repr(time.time()))  # type: ignore[misc]
+            if time.monotonic() - last_trim > TRIM_EVERY_S:
+                last_trim = time.monotonic()
+                await deps.store.trim(
+                    deps.settings.job_retention_count, deps.settings.job_retention_s
+                )
+        except Exception as exc:  # Redis blips must not kill the heartbeat
+            log.warning("heartbeat_failed", error=type(exc).__name__)
+        await asyncio.sleep(HEARTBEAT_S)
+
+
+def worker_options(settings: Settings) -> dict[str, Any]:
+    """arq's settings for our one job, from our settings (nothing here reads the environment)."""
+    return {
+        "functions": [
+            # One more try than ours, so our job itself records the death of a crash-looping job.
+            func(process_delivery, name=PROCESS_DELIVERY, max_tries=settings.max_tries + 1)
+        ],
+        "queue_name": settings.queue_name,
+        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "max_jobs": settings.max_jobs,
+        "job_timeout": settings.job_timeout_s,
+        "keep_result": 0,
+        "poll_delay": settings.poll_delay_s,
+        "job_serializer": serialize,
+        "job_deserializer": deserialize,
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "ctx": {"settings": settings},
+        "job_completion_wait": settings.shutdown_grace_s,
+        "expires_extra_ms": 7 * 24 * 3600 * 1000,
+    }
+
+
+def build_worker(settings: Settings, **overrides: Any) -> Worker:
+    return Worker(**(worker_options(settings) | overrides))
+
+
+def run_worker(settings: Settings) -> None:
+    """Run until SIGTERM/SIGINT: then stop taking jobs, let running ones finish within the grace
+    period, and leave the rest on the queue for another worker (arq re-queues cancelled jobs)."""
+    configure_logging(settings.log_format, settings.log_level, settings.secret_values())
+    settings.require_sentry()
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+    build_worker(settings).run()

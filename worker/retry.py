@@ -1,0 +1,40 @@
+"""Which failures are worth another try, and how long to wait: pure policy, no I/O."""
+
+from __future__ import annotations
+
+import random
+
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
+from shared.sentry.errors import SentryError, SentryRateLimited
+
+
+class IssueBusy(Exception):
+    """Another job holds this issue's lock; try again shortly."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, SentryError):
+        return exc.transient
+    if isinstance(exc, ValidationError):
+        return False
+    return isinstance(exc, IssueBusy | RedisError | OSError | TimeoutError)
+
+
+def backoff_s(
+    attempt: int, base_s: float, max_s: float, exc: BaseException | None = None,
+    rand: random.Random | None = None,
+) -> float:
+    """Exponential backoff with full jitter, never shorter than Sentry's own Retry-After."""
+    ceiling = min(max_s, base_s * 2 ** max(attempt - 1, 0))
+    delay = (rand or random).uniform(ceiling / 2, ceiling)
+    if isinstance(exc, SentryRateLimited):
+        delay = max(delay, exc.retry_after_s)
+    return delay
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line error for the job record: type and message, never a token (the client omits it)."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"[:500]

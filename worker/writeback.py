@@ -1,0 +1,106 @@
+"""Carry out a plan against Sentry, idempotently: a job run twice never writes twice.
+
+Each comment ends with a footer naming the delivery, so the responder recognises its own notes.
+A write is recorded in Redis right after Sentry accepts it; a retried job that finds no record
+(it crashed between the two) looks for its footer among the issue's notes before posting again.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+from redis.asyncio import Redis
+
+from shared import keys
+from shared.sentry.client import SentryClient
+from shared.sentry.models import Issue, IssueUpdate
+from worker.actions import Action, AssignAction, CommentAction, Plan, StatusAction
+
+FOOTER_RE = re.compile(r"Sentry Responder · delivery `([A-Za-z0-9_-]+)`")
+OWN_WRITE_TTL_S = 300
+
+
+def footer(delivery_id: str) -> str:
+    return f"\n\n---\n_Sentry Responder · delivery `{delivery_id}`_"
+
+
+def delivery_of(note_text: str) -> str | None:
+    match = FOOTER_RE.search(note_text)
+    return match.group(1) if match else None
+
+
+class WriteResult(BaseModel):
+    kind: str
+    ok: bool
+    skipped: bool = False
+    detail: str = ""
+
+
+@dataclass
+class WriteBack:
+    client: SentryClient
+    redis: Redis
+    dedup_ttl_s: int
+
+    async def execute(
+        self, plan: Plan, issue: Issue, delivery_id: str, retried: bool
+    ) -> list[WriteResult]:
+        results: list[WriteResult] = []
+        for action in plan.actions:
+            results.append(await self._one(action, issue, delivery_id, retried))
+        return results
+
+    async def _one(
+        self, action: Action, issue: Issue, delivery_id: str, retried: bool
+    ) -> WriteResult:
+        done_key = f"{keys.PREFIX}done:{delivery_id}:{action.kind}"
+        if await self.redis.exists(done_key):
+            return WriteResult(kind=action.kind, ok=True, skipped=True, detail="already done")
+        if isinstance(action, CommentAction):
+            result = await self._comment(action, issue, delivery_id, retried)
+        elif isinstance(action, StatusAction):
+            result = await self._status(action, issue)
+        else:
+            result = await self._assign(action, issue)
+        if result.ok:
+            await self.redis.set(done_key, result.detail or "1", ex=self.dedup_ttl_s)
+        return result
+
+    async def _comment(
+        self, action: CommentAction, issue: Issue, delivery_id: str, retried: bool
+    ) -> WriteResult:
+        if retried:
+            for note in await self.client.list_comments(issue.id):
+                if delivery_of(note.text) == delivery_id:
+                    return WriteResult(kind="comment", ok=True, skipped=True, detail=note.id)
+        note = await self.client.add_comment(issue.id, action.body + footer(delivery_id))
+        await self.redis.hset(keys.issue_comment(issue.id), mapping={"note_id": note.id})  # type: ignore[misc]
+        return WriteResult(kind="comment", ok=True, detail=note.id)
+
+    async def _status(self, action: StatusAction, issue: Issue) -> WriteResult:
+        if issue.status == action.status and (
+            action.substatus is None or issue.substatus == action.substatus
+        ):
+            return WriteResult(kind="set_status", ok=True, skipped=True, detail=f"already {issue.status}")
+        update = IssueUpdate(
+            status=action.status, status_details=action.details, substatus=action.substatus
+        )
+        await self._mark_own_write(issue.id)
+        await self.client.update_issue(issue.id, update)
+        return WriteResult(kind="set_status", ok=True, detail=action.status)
+
+    async def _assign(self, action: AssignAction, issue: Issue) -> WriteResult:
+        current = issue.assigned_to
+        if current is not None and action.assignee in (
+            f"{current.type}:{current.id}", current.name, current.email
+        ):
+            return WriteResult(kind="assign", ok=True, skipped=True, detail="already assigned")
+        await self._mark_own_write(issue.id)
+        await self.client.assign(issue.id, action.assignee)
+        return WriteResult(kind="assign", ok=True, detail=action.assignee)
+
+    async def _mark_own_write(self, issue_id: str) -> None:
+        """Remember that the next issue.* delivery for this issue may be our own echo."""
+        await self.redis.set(keys.own_write(issue_id), "1", ex=OWN_WRITE_TTL_S)
