@@ -71,7 +71,7 @@ async def enqueue(state: GatewayState, intake: Intake) -> Response:
     started = time.perf_counter()
     try:
         async with asyncio.timeout(state.settings.enqueue_timeout_s):
-            is_new = await state.batcher.submit(intake)
+            taken = await state.batcher.submit(intake)
     except (RedisError, OSError, TimeoutError) as exc:
         state.metrics.webhooks.labels(delivery.resource, "unavailable").inc()
         log.warning("enqueue_failed", error=type(exc).__name__)
@@ -81,10 +81,18 @@ async def enqueue(state: GatewayState, intake: Intake) -> Response:
             headers={"Retry-After": "5", "Sentry-Hook-Error": "queue_unavailable"},
         )
     state.metrics.enqueue_seconds.observe(time.perf_counter() - started)
-    status = ("queued" if intake.actionable else "recorded") if is_new else "duplicate"
+    if not taken.new:
+        status = "duplicate"
+    elif taken.coalesced_into:
+        status = "coalesced"
+    else:
+        status = "queued" if intake.actionable else "recorded"
     state.metrics.webhooks.labels(delivery.resource, status).inc()
     log.info(
         "webhook_accepted", delivery_id=delivery.id, resource=delivery.resource,
         action=delivery.action, issue_id=delivery.issue_id, status=status,
     )
-    return JSONResponse({"id": delivery.id, "status": status}, status_code=202)
+    body = {"id": delivery.id, "status": status}
+    if taken.coalesced_into:
+        body["coalesced_into"] = taken.coalesced_into
+    return JSONResponse(body, status_code=202)

@@ -16,9 +16,12 @@ class JobState(StrEnum):
     FAILED = "failed"
     DEAD = "dead"
     SKIPPED = "skipped"
+    COALESCED = "coalesced"  # folded into another job for the same issue (event storms)
 
 
-FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.DEAD, JobState.SKIPPED})
+FINAL_STATES = frozenset(
+    {JobState.SUCCEEDED, JobState.FAILED, JobState.DEAD, JobState.SKIPPED, JobState.COALESCED}
+)
 REPLAYABLE_STATES = frozenset({JobState.DEAD, JobState.FAILED})
 
 

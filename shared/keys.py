@@ -24,6 +24,26 @@ def seen(delivery_id: str) -> str:
     return f"{PREFIX}seen:{delivery_id}"
 
 
+def issue_active(issue_id: str, kind: str) -> str:
+    """String: the delivery whose job for this issue and kind is queued or running (coalescing)."""
+    return f"{PREFIX}issue:{issue_id}:{kind}:active"
+
+
+def issue_quiet(issue_id: str, kind: str) -> str:
+    """String with expiry: the last finished job for this issue and kind, during the quiet window."""
+    return f"{PREFIX}issue:{issue_id}:{kind}:quiet"
+
+
+def issue_deliveries(issue_id: str) -> str:
+    """Counter: every actionable delivery seen for this issue, coalesced ones included."""
+    return f"{PREFIX}issue:{issue_id}:deliveries"
+
+
+def cached(kind: str, ident: str) -> str:
+    """String with expiry: a Sentry resource a job fetched (issue, latest event)."""
+    return f"{PREFIX}cache:{kind}:{ident}"
+
+
 def issue_lock(issue_id: str) -> str:
     return f"{PREFIX}lock:issue:{issue_id}"
 

@@ -241,3 +241,32 @@ async def test_request_id_is_bound_to_every_log_line(client: httpx.AsyncClient) 
         await post(client, body, headers)
     accepted = [line for line in logs if line["event"] == "webhook_accepted"]
     assert accepted and accepted[0]["delivery_id"] == headers["Request-ID"]
+
+
+async def test_storm_deliveries_for_one_issue_fold_into_one_job(
+    client: httpx.AsyncClient, redis: Redis
+) -> None:
+    ids = []
+    for _ in range(5):
+        body, headers = delivery("error.created")
+        response = await post(client, body, headers)
+        ids.append(headers["Request-ID"])
+        assert response.status_code == 202
+    assert await redis.zcard("responder:queue") == 1
+    store = JobStore(redis)
+    first = await store.get(ids[0])
+    assert first is not None and first.state == "queued" and first.coalesced == 4
+    for later in ids[1:]:
+        record = await store.get(later)
+        assert record is not None
+        assert (record.state, record.coalesced_into) == ("coalesced", ids[0])
+    assert int(await redis.get(keys.issue_deliveries("1170820242"))) == 5
+
+
+async def test_other_issues_and_kinds_get_their_own_jobs(
+    client: httpx.AsyncClient, redis: Redis
+) -> None:
+    for name in ("error.created", "issue.created", "event_alert.triggered"):
+        body, headers = delivery(name)
+        assert (await post(client, body, headers)).json()["status"] == "queued"
+    assert await redis.zcard("responder:queue") == 3

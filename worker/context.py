@@ -1,18 +1,43 @@
 """Fetch what the analysis needs: the issue and its latest event, as few Sentry calls as possible.
 
 The webhook payload already carries part of it (the issue of `issue.*`, the event of `error.created`
-and `event_alert.triggered`): those parts are used as they are, so a job makes at most two reads.
+and `event_alert.triggered`), which is used as it is; what is fetched is cached in Redis for a short
+time, so retried work does not fetch it again. A job thus makes at most two reads.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
+from redis.asyncio import Redis
+
+from shared import keys
 from shared.jobs import Delivery
 from shared.sentry.client import SentryClient
 from shared.sentry.errors import SentryNotFound
 from shared.sentry.models import Event, Issue
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+@dataclass
+class FetchCache:
+    redis: Redis
+    ttl_s: int
+
+    async def get(self, kind: str, ident: str, model: type[ModelT]) -> ModelT | None:
+        if self.ttl_s <= 0:
+            return None
+        raw = await self.redis.get(keys.cached(kind, ident))
+        return model.model_validate_json(raw) if raw else None
+
+    async def put(self, kind: str, ident: str, value: BaseModel) -> None:
+        if self.ttl_s > 0:
+            text = value.model_dump_json(by_alias=True)
+            await self.redis.set(keys.cached(kind, ident), text, ex=self.ttl_s)
 
 
 def event_from_payload(delivery: Delivery) -> Event | None:
@@ -30,26 +55,34 @@ def issue_from_payload(delivery: Delivery, event: Event | None) -> Issue | None:
     if event is not None and delivery.issue_id:
         return Issue(
             id=delivery.issue_id, title=event.title, culprit=event.culprit,
-            platform=event.platform, level=(event.tag("level") or None),
+            platform=event.platform, level=event.tag("level"),
         )
     return None
 
 
 async def fetch_issue_and_event(
-    delivery: Delivery, client: SentryClient | None
+    delivery: Delivery, client: SentryClient | None, cache: FetchCache | None = None
 ) -> tuple[Issue, Event | None]:
-    """The current issue (always fetched when a client is configured) and the event to analyse."""
+    """The current issue (fetched when a client is configured) and the event to analyse."""
     assert delivery.issue_id is not None
+    issue_id = delivery.issue_id
     event = event_from_payload(delivery)
     if client is None:
-        issue = issue_from_payload(delivery, event) or Issue(id=delivery.issue_id)
-        return issue, event
-    issue = await client.get_issue(delivery.issue_id)
+        return issue_from_payload(delivery, event) or Issue(id=issue_id), event
+    issue = await cache.get("issue", issue_id, Issue) if cache else None
+    if issue is None:
+        issue = await client.get_issue(issue_id)
+        if cache:
+            await cache.put("issue", issue_id, issue)
+    if event is None:
+        event = await cache.get("event", issue_id, Event) if cache else None
     if event is None:
         try:
-            event = await client.get_event(delivery.issue_id, "latest")
+            event = await client.get_event(issue_id, "latest")
         except SentryNotFound:
-            event = None  # an issue without a stored event still gets analysed
+            return issue, None  # an issue without a stored event is still analysed
+        if cache:
+            await cache.put("event", issue_id, event)
     return issue, event
 
 

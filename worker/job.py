@@ -18,11 +18,12 @@ from redis.exceptions import LockError
 
 from shared import keys
 from shared.jobs import Delivery, JobState
+from shared.queue import ACTIVE_TTL_S, coalesce_kind, release_issue
 from shared.webhooks import MetricAlertWebhook, parse_webhook
 from worker.actions import Plan
 from worker.analysis.base import AnalysisContext, Finding
 from worker.analysis.registry import run_handlers
-from worker.context import fetch_issue_and_event, now
+from worker.context import FetchCache, fetch_issue_and_event, now
 from worker.deps import WorkerDeps
 from worker.plan import build_plan
 from worker.retry import IssueBusy, backoff_s, describe, is_transient
@@ -66,6 +67,7 @@ async def process_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
     settings = deps.settings
     if attempt > settings.max_tries:  # crashed or timed out on every try
         return await _dead(deps, delivery, attempt, record.error or "retries exhausted")
+    await keep_issue_active(deps, delivery)
     started = time.time()
     await deps.store.transition(delivery.id, JobState.RUNNING, started_at=started, attempts=attempt)
     log.info("job_started")
@@ -73,9 +75,7 @@ async def process_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
         outcome = await handle(deps, delivery, retried=attempt > 1)
     except Exception as exc:
         if not is_transient(exc):
-            await deps.store.transition(
-                delivery.id, JobState.FAILED, finished_at=time.time(), error=describe(exc)
-            )
+            await _finish(deps, delivery, JobState.FAILED, error=describe(exc))
             log.warning("job_failed", error=describe(exc))
             return "failed"
         if attempt >= settings.max_tries:
@@ -84,18 +84,25 @@ async def process_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
         await deps.store.transition(delivery.id, JobState.RETRYING, error=describe(exc))
         log.info("job_retrying", error=describe(exc), defer_s=round(delay_s, 2))
         raise Retry(defer=delay_s) from exc
-    finished = time.time()
-    await deps.store.transition(
-        delivery.id, outcome.state, finished_at=finished, dry_run=deps.dry_run, **outcome.fields()
-    )
-    log.info("job_finished", state=outcome.state.value, duration_s=round(finished - started, 3))
+    await _finish(deps, delivery, outcome.state, dry_run=deps.dry_run, **outcome.fields())
+    log.info("job_finished", state=outcome.state.value, duration_s=round(time.time() - started, 3))
     return outcome.state.value
 
 
+async def _finish(deps: WorkerDeps, delivery: Delivery, state: JobState, **fields: Any) -> None:
+    await deps.store.transition(delivery.id, state, finished_at=time.time(), **fields)
+    await release_issue(deps.redis, delivery, deps.settings.quiet_window_s)
+
+
+async def keep_issue_active(deps: WorkerDeps, delivery: Delivery) -> None:
+    """While this job runs (or waits to retry) it is the one later deliveries fold into."""
+    kind = coalesce_kind(delivery)
+    if kind is not None and delivery.issue_id is not None:
+        await deps.redis.set(keys.issue_active(delivery.issue_id, kind), delivery.id, ex=ACTIVE_TTL_S)
+
+
 async def _dead(deps: WorkerDeps, delivery: Delivery, attempt: int, error: str) -> str:
-    await deps.store.transition(
-        delivery.id, JobState.DEAD, finished_at=time.time(), error=error, attempts=attempt
-    )
+    await _finish(deps, delivery, JobState.DEAD, error=error, attempts=attempt)
     await deps.store.add_dead(delivery.id)
     log.error("job_dead", error=error)
     return "dead"
@@ -111,7 +118,8 @@ async def handle(deps: WorkerDeps, delivery: Delivery, retried: bool) -> Outcome
     if delivery.resource == "issue" and await deps.redis.exists(keys.own_write(delivery.issue_id)):
         return Outcome(JobState.SKIPPED, reason="echo of the responder's own write-back")
     async with issue_lock(deps, delivery.issue_id):
-        issue, event = await fetch_issue_and_event(delivery, deps.client)
+        cache = FetchCache(deps.redis, deps.settings.cache_ttl_s)
+        issue, event = await fetch_issue_and_event(delivery, deps.client, cache)
         ctx = AnalysisContext(
             resource=envelope.resource, action=envelope.action, issue=issue, event=event,
             now=now(), options=deps.rules.options(),

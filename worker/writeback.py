@@ -15,15 +15,18 @@ from redis.asyncio import Redis
 
 from shared import keys
 from shared.sentry.client import SentryClient
+from shared.sentry.errors import SentryNotFound
 from shared.sentry.models import Issue, IssueUpdate
 from worker.actions import Action, AssignAction, CommentAction, Plan, StatusAction
 
-FOOTER_RE = re.compile(r"Sentry Responder · delivery `([A-Za-z0-9_-]+)`")
+FOOTER_RE = re.compile(r"Sentry Responder · .*delivery `([A-Za-z0-9_-]+)`")
 OWN_WRITE_TTL_S = 300
+COMMENT_MEMORY_S = 30 * 24 * 3600
 
 
-def footer(delivery_id: str) -> str:
-    return f"\n\n---\n_Sentry Responder · delivery `{delivery_id}`_"
+def footer(delivery_id: str, covered: int = 1) -> str:
+    covers = f"covers {covered} deliveries · " if covered > 1 else ""
+    return f"\n\n---\n_Sentry Responder · {covers}delivery `{delivery_id}`_"
 
 
 def delivery_of(note_text: str) -> str | None:
@@ -75,8 +78,21 @@ class WriteBack:
             for note in await self.client.list_comments(issue.id):
                 if delivery_of(note.text) == delivery_id:
                     return WriteResult(kind="comment", ok=True, skipped=True, detail=note.id)
-        note = await self.client.add_comment(issue.id, action.body + footer(delivery_id))
-        await self.redis.hset(keys.issue_comment(issue.id), mapping={"note_id": note.id})  # type: ignore[misc]
+        covered = int(await self.redis.get(keys.issue_deliveries(issue.id)) or 1)
+        text = action.body + footer(delivery_id, covered)
+        note_id = await self.redis.hget(keys.issue_comment(issue.id), "note_id")  # type: ignore[misc]
+        if note_id is not None:
+            # One comment per issue that stays current: edit it rather than add another.
+            try:
+                note = await self.client.update_comment(issue.id, note_id.decode(), text)
+                return WriteResult(kind="comment", ok=True, detail=f"edited {note.id}")
+            except SentryNotFound:
+                pass  # someone deleted it: post a new one
+        note = await self.client.add_comment(issue.id, text)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(keys.issue_comment(issue.id), mapping={"note_id": note.id})
+            pipe.expire(keys.issue_comment(issue.id), COMMENT_MEMORY_S)
+            await pipe.execute()
         return WriteResult(kind="comment", ok=True, detail=note.id)
 
     async def _status(self, action: StatusAction, issue: Issue) -> WriteResult:
@@ -102,5 +118,9 @@ class WriteBack:
         return WriteResult(kind="assign", ok=True, detail=action.assignee)
 
     async def _mark_own_write(self, issue_id: str) -> None:
-        """Remember that the next issue.* delivery for this issue may be our own echo."""
-        await self.redis.set(keys.own_write(issue_id), "1", ex=OWN_WRITE_TTL_S)
+        """Remember that the next issue.* delivery for this issue may be our own echo, and that
+        the cached copy of the issue is stale."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(keys.own_write(issue_id), "1", ex=OWN_WRITE_TTL_S)
+            pipe.delete(keys.cached("issue", issue_id))
+            await pipe.execute()
