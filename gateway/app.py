@@ -11,8 +11,9 @@ from starlette.routing import Route
 from gateway.health import healthz, metrics, readyz
 from gateway.state import GatewayState
 from gateway.webhook import receive_webhook
+from shared.logging import configure_logging
 from shared.redis import connect
-from shared.settings import Settings
+from shared.settings import Settings, load_settings
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -35,3 +36,10 @@ def create_app(settings: Settings) -> Starlette:
         Route("/metrics", metrics),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+def app_from_env() -> Starlette:
+    """Factory for `uvicorn --factory gateway.app:app_from_env` (one app per server process)."""
+    settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level, settings.secret_values())
+    return create_app(settings)
