@@ -111,4 +111,4 @@ def take(
         body=payload,
     )
     reason = skip_reason(envelope)
-    return Intake(delivery, actionable=reason is None, reason=reason)
+    return Intake(delivery, actionable=reason is None, reason=reason, raw_body=body)

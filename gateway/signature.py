@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Sequence
 from enum import StrEnum
 
@@ -21,7 +22,7 @@ class SignatureFailure(StrEnum):
     STALE_TIMESTAMP = "stale_timestamp"
 
 
-SIGNATURE_HEX_LEN = 64
+HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -39,7 +40,7 @@ def verify_signature(
     if not signature:
         return SignatureFailure.MISSING
     candidate = signature.strip().lower()
-    if len(candidate) != SIGNATURE_HEX_LEN or not _is_hex(candidate):
+    if HEX_DIGEST.fullmatch(candidate) is None:
         return SignatureFailure.MALFORMED
     matched = False
     for secret in secrets:
@@ -60,7 +61,3 @@ def check_timestamp(
     if sent_s != sent_s or abs(now_s - sent_s) > tolerance_s:  # NaN or outside the window
         return SignatureFailure.STALE_TIMESTAMP
     return None
-
-
-def _is_hex(value: str) -> bool:
-    return all(c in "0123456789abcdef" for c in value)

@@ -21,9 +21,9 @@ class BodyTooLarge(Exception):
     pass
 
 
-async def read_body(request: Request, limit_bytes: int) -> bytes:
+async def read_body(request: Request, headers: dict[str, str], limit_bytes: int) -> bytes:
     """Read the raw body, stopping as soon as it passes the limit (no need to read the rest)."""
-    declared = request.headers.get("content-length", "")
+    declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit_bytes:
         raise BodyTooLarge
     chunks: list[bytes] = []
@@ -46,21 +46,28 @@ def reject(state: GatewayState, resource: str, rejection: Rejection) -> Response
     )
 
 
+def header_map(request: Request) -> dict[str, str]:
+    """The headers as a plain dict (lowercase names, first value wins), read once per request."""
+    headers: dict[str, str] = {}
+    for name, value in request.scope["headers"]:
+        headers.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
+    return headers
+
+
 async def receive_webhook(request: Request) -> Response:
     state: GatewayState = request.app.state.gateway
     settings = state.settings
-    resource = request.headers.get("sentry-hook-resource", "unknown")[:64]
+    headers = header_map(request)
+    resource = headers.get("sentry-hook-resource", "unknown")[:64]
     structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(request_id=request.headers.get("request-id", "")[:64])
+    structlog.contextvars.bind_contextvars(request_id=headers.get("request-id", "")[:64])
     try:
-        body = await read_body(request, settings.max_body_bytes)
+        body = await read_body(request, headers, settings.max_body_bytes)
     except BodyTooLarge:
         return reject(state, resource, Rejection(413, "body_too_large", f"limit is {settings.max_body_bytes} bytes"))
     except ClientDisconnect:
         return Response(status_code=400)
-    outcome = take(
-        body, request.headers, state.secrets, time.time(), settings.timestamp_tolerance_s
-    )
+    outcome = take(body, headers, state.secrets, time.time(), settings.timestamp_tolerance_s)
     if isinstance(outcome, Rejection):
         return reject(state, resource, outcome)
     return await enqueue(state, outcome)
@@ -88,7 +95,7 @@ async def enqueue(state: GatewayState, intake: Intake) -> Response:
     else:
         status = "queued" if intake.actionable else "recorded"
     state.metrics.webhooks.labels(delivery.resource, status).inc()
-    log.info(
+    log.debug(
         "webhook_accepted", delivery_id=delivery.id, resource=delivery.resource,
         action=delivery.action, issue_id=delivery.issue_id, status=status,
     )

@@ -16,6 +16,10 @@ from redis.asyncio import Redis
 from shared import keys
 from shared.jobs import JobRecord, JobState
 
+class RawJSON(str):
+    """Text that is already JSON: stored as it is."""
+
+
 JSON_FIELDS = frozenset({"findings", "plan", "writeback", "payload", "dry_run"})
 
 _TRANSITION = """
@@ -54,7 +58,9 @@ def encode_fields(fields: Mapping[str, Any]) -> dict[str, str]:
     for name, value in fields.items():
         if value is None:
             continue
-        if name in JSON_FIELDS or isinstance(value, list | dict | bool):
+        if isinstance(value, RawJSON):
+            out[name] = value
+        elif name in JSON_FIELDS or isinstance(value, list | dict | bool):
             out[name] = json.dumps(value, separators=(",", ":"), default=str)
         else:
             out[name] = str(value)

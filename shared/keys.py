@@ -7,6 +7,7 @@ PREFIX = "responder:"
 JOBS_BY_TIME = PREFIX + "jobs"  # zset: delivery id -> received at (s)
 DEAD_LETTER = PREFIX + "dead"  # zset: delivery id -> died at (s)
 WORKER_HEARTBEATS = PREFIX + "workers"  # hash: worker name -> last heartbeat (s)
+ISSUE = PREFIX + "issue:"  # per-issue keys below; the intake script builds them the same way
 
 
 def job(delivery_id: str) -> str:
@@ -26,17 +27,17 @@ def seen(delivery_id: str) -> str:
 
 def issue_active(issue_id: str, kind: str) -> str:
     """String: the delivery whose job for this issue and kind is queued or running (coalescing)."""
-    return f"{PREFIX}issue:{issue_id}:{kind}:active"
+    return f"{ISSUE}{issue_id}:{kind}:active"
 
 
 def issue_quiet(issue_id: str, kind: str) -> str:
     """String with expiry: the last finished job for this issue and kind, during the quiet window."""
-    return f"{PREFIX}issue:{issue_id}:{kind}:quiet"
+    return f"{ISSUE}{issue_id}:{kind}:quiet"
 
 
 def issue_deliveries(issue_id: str) -> str:
     """Counter: every actionable delivery seen for this issue, coalesced ones included."""
-    return f"{PREFIX}issue:{issue_id}:deliveries"
+    return f"{ISSUE}{issue_id}:deliveries"
 
 
 def cached(kind: str, ident: str) -> str:
