@@ -1,0 +1,118 @@
+"""One Sentry budget for every worker process, kept in Redis.
+
+A sliding window of scheduled call times: each call reserves the earliest slot at which no window
+of `window_s` holds more than `limit` calls (slot n is at least `window_s` after slot n - limit),
+in one atomic round trip, and is told how long to wait for it. So ten workers together never
+exceed the budget, bursts up to the whole budget go out at once, and nobody busy-polls. What
+Sentry's own headers say (`X-Sentry-Rate-Limit-Remaining` at 0 until `X-Sentry-Rate-Limit-Reset`)
+is shared the same way, so every worker slows down before the 429, not after it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+from shared import keys
+
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local window = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local n = redis.call('ZCARD', KEYS[1])
+local slot = now
+if n >= limit then
+  local kth = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
+  slot = math.max(slot, tonumber(kth[2]) + window)
+end
+if n > 0 then
+  local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+  slot = math.max(slot, tonumber(last[2]))
+end
+local blocked = tonumber(redis.call('GET', KEYS[2]) or 0)
+if blocked > slot then slot = blocked end
+local id = redis.call('INCR', KEYS[3])
+redis.call('ZADD', KEYS[1], slot, id)
+redis.call('PEXPIRE', KEYS[1], window + slot - now + 1000)
+redis.call('PEXPIRE', KEYS[3], window + slot - now + 1000)
+return slot - now
+"""
+
+_PEEK = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+if tonumber(redis.call('GET', KEYS[2]) or 0) > now then return 0 end
+local used = redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[1]), '+inf')
+return math.max(0, tonumber(ARGV[2]) - used)
+"""
+
+
+class RateLimiter(Protocol):
+    async def acquire(self) -> float:
+        """Reserve one call; return the seconds the caller must wait before making it."""
+
+    async def remaining(self) -> int:
+        """Calls left in the budget right now (for putting urgent work first)."""
+
+    async def block_until(self, reset_epoch_s: float) -> None:
+        """Sentry said the budget is spent until then: everybody waits."""
+
+
+@dataclass
+class RedisRateLimiter:
+    redis: Redis
+    scope: str
+    limit: int
+    window_s: float = 60.0
+
+    @property
+    def _keys(self) -> list[str]:
+        base = keys.rate_limit(self.scope)
+        return [base, base + ":blocked", base + ":seq"]
+
+    async def acquire(self) -> float:
+        wait_ms = await self.redis.eval(  # type: ignore[misc]
+            _ACQUIRE, 3, *self._keys, self.window_s * 1000, self.limit
+        )
+        return float(wait_ms) / 1000
+
+    async def remaining(self) -> int:
+        return int(await self.redis.eval(_PEEK, 3, *self._keys, self.window_s * 1000, self.limit))  # type: ignore[misc]
+
+    async def block_until(self, reset_epoch_s: float) -> None:
+        ttl_ms = int((reset_epoch_s - time.time()) * 1000)
+        if ttl_ms > 0:
+            await self.redis.set(self._keys[1], int(reset_epoch_s * 1000), px=min(ttl_ms, 3_600_000))
+
+
+@dataclass
+class LocalRateLimiter:
+    """The same budget for one process, without Redis."""
+
+    limit: int
+    window_s: float = 60.0
+    _slots: list[float] = field(default_factory=list)
+    _blocked_until: float = 0.0
+
+    async def acquire(self) -> float:
+        now = time.time()
+        self._slots = [s for s in self._slots if s > now - self.window_s]
+        slot = max([now, self._blocked_until, *self._slots[-1:]])
+        if len(self._slots) >= self.limit:
+            slot = max(slot, self._slots[-self.limit] + self.window_s)
+        self._slots.append(slot)
+        return slot - now
+
+    async def remaining(self) -> int:
+        now = time.time()
+        if self._blocked_until > now:
+            return 0
+        return max(0, self.limit - sum(1 for s in self._slots if s > now - self.window_s))
+
+    async def block_until(self, reset_epoch_s: float) -> None:
+        self._blocked_until = max(self._blocked_until, reset_epoch_s)
