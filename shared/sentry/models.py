@@ -67,12 +67,18 @@ class Issue(SentryModel):
     num_comments: int = Field(0, alias="numComments")
     issue_category: str | None = Field(None, alias="issueCategory")
     priority: str | None = None
+    activity: list[dict[str, Any]] = Field(default_factory=list)
 
     @field_validator("count", mode="before")
     @classmethod
     def _count_from_string(cls, value: object) -> object:
         # Sentry sends `count` as a string ("1523") and `userCount` as an integer.
         return 0 if value is None else value
+
+    @field_validator("activity", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: object) -> object:
+        return [] if value is None else value
 
     @field_validator("user_count", "num_comments", mode="before")
     @classmethod

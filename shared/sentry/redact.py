@@ -31,9 +31,9 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
         re.compile(
             r"""(?ix)
             \b((?:[a-z0-9_\-]*?)(?:password|passwd|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key
-                |private[_\-]?key|client[_\-]?secret|auth|credentials?|session[_\-]?id|cookie))
+                |private[_\-]?key|client[_\-]?secret|auth[_\-]?token|session[_\-]?id|cookie))
             (\s*["']?\s*[:=]\s*["']?)
-            ([^\s"',;&}]+)
+            ([^\s"',;&}*]{3,})
             """
         ),
         r"\1\2" + MASK,

@@ -1,0 +1,93 @@
+"""Render the responder's Markdown comment from a template a user can replace.
+
+Text from events is untrusted: the template environment is sandboxed, values go through the
+`code` filter (a code span that no backtick can break out of) or `md` (Markdown escaped), and the
+whole comment is redacted before it leaves (shared/sentry/redact.py).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib.resources import files
+
+from jinja2 import StrictUndefined, Undefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from shared.sentry.redact import redact
+from worker.actions import Action, AssignAction, StatusAction
+from worker.analysis.base import AnalysisContext, Finding
+from worker.analysis.registry import BUILTINS
+
+MAX_VALUE = 300
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+
+
+def code(value: object) -> str:
+    text = " ".join(str(value if value is not None else "").split())[:MAX_VALUE]
+    return "`" + text.replace("`", "'") + "`" if text else ""
+
+
+def md(value: object) -> str:
+    text = " ".join(str(value if value is not None else "").split())[:MAX_VALUE]
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def describe_action(action: Action) -> str:
+    if isinstance(action, AssignAction):
+        return f"assign to {action.assignee}"
+    if isinstance(action, StatusAction):
+        details = action.details.model_dump(exclude_none=True) if action.details else {}
+        extra = action.substatus or ", ".join(f"{k}={v}" for k, v in details.items())
+        return f"set {action.status}" + (f" ({extra})" if extra else "")
+    return action.kind
+
+
+def headline(findings: dict[str, Finding]) -> str:
+    parts = []
+    if "classification" in findings:
+        parts.append(findings["classification"].data.get("category", "unclassified").capitalize())
+    if "regression" in findings:
+        parts.append("regression")
+    impact = findings.get("impact")
+    if impact is not None:
+        parts.append(f"{impact.data.get('severity', 'low')} impact")
+    return " · ".join(parts) or "Sentry Responder analysis"
+
+
+@lru_cache(maxsize=1)
+def default_template() -> str:
+    return files("worker").joinpath("templates/comment.md.j2").read_text()
+
+
+@lru_cache(maxsize=8)
+def _environment(strict: bool) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(
+        autoescape=False, trim_blocks=False, undefined=StrictUndefined if strict else Undefined
+    )
+    env.filters["code"] = code
+    env.filters["md"] = md
+    return env
+
+
+def render_comment(
+    ctx: AnalysisContext,
+    findings: list[Finding],
+    rules: list[str],
+    actions: list[Action],
+    template: str | None = None,
+) -> str:
+    by_name = {f.handler: f for f in findings if f.error is None}
+    text = _environment(False).from_string(template or default_template()).render(
+        issue=ctx.issue,
+        event=ctx.event,
+        resource=ctx.resource,
+        action=ctx.action,
+        findings=by_name,
+        errors=[f for f in findings if f.error is not None],
+        rules=rules,
+        actions=[describe_action(a) for a in actions],
+        headline=headline(by_name),
+        builtin=set(BUILTINS),
+    )
+    return redact(text.strip())
