@@ -21,7 +21,8 @@ from shared.settings import Settings, load_settings
 # A copy of ../shared/fixtures (Sentry's published payloads and API schema), kept in the repo so
 # a clone anywhere can run the tests.
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-WEBHOOK_FIXTURES = FIXTURES / "sentry-webhooks"
+# The webhook payloads ship inside the package (the demo posts them too): one copy.
+WEBHOOK_FIXTURES = Path(__file__).resolve().parent.parent / "standin" / "fixtures" / "sentry-webhooks"
 OPENAPI = FIXTURES / "sentry-api" / "openapi.json"
 
 SECRET = "test-client-secret-0123456789abcdef"

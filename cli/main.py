@@ -1,0 +1,215 @@
+"""`sentry-responder`: run the gateway or the worker, the whole system for development, and the
+small ops chores (send a test delivery, list jobs, replay the dead, check the configuration)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from redis import Redis as SyncRedis
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from shared.embedded_redis import EmbeddedRedis, free_port
+from shared.jobs import FINAL_STATES, JobRecord, JobState
+from shared.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+console = Console(stderr=True, soft_wrap=True)  # one line per message, even when long
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        console.print(f"[red]configuration error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def gateway(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(help="server processes")] = 1,
+) -> None:
+    """Serve the webhook endpoint, the dashboard and the ops API."""
+    import uvicorn
+
+    settings = settings_or_exit()
+    try:
+        settings.require_gateway()
+    except SettingsError as exc:
+        console.print(f"[red]configuration error:[/] {exc}")
+        raise typer.Exit(2) from None
+    uvicorn.run(
+        "gateway.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+        access_log=False, log_config=None, loop="auto", http="auto", timeout_graceful_shutdown=10,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Process queued deliveries until SIGTERM (running jobs finish within the grace period)."""
+    from worker.main import run_worker
+
+    settings = settings_or_exit()
+    try:
+        run_worker(settings)
+    except SettingsError as exc:
+        console.print(f"[red]configuration error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+@app.command("check-config")
+def check_config() -> None:
+    """Validate the settings and the rules file; print the mode the responder will run in."""
+    from worker.rules import Rules, RulesError, load_rules
+
+    settings = settings_or_exit()
+    problems = []
+    for check in (settings.require_gateway, settings.require_sentry):
+        try:
+            check()
+        except SettingsError as exc:
+            problems.append(str(exc))
+    try:
+        rules = load_rules(settings.rules_path) if settings.rules_path else Rules.default()
+    except RulesError as exc:
+        problems.append(str(exc))
+        rules = None
+    mode = "internal integration (SENTRY_AUTH_TOKEN)" if settings.auth_token else "no Sentry token"
+    console.print(f"mode:          {mode}")
+    console.print(f"organization:  {settings.organization or '-'}")
+    console.print(f"Sentry API:    {settings.base_url}")
+    console.print(f"dry run:       {'yes' if settings.dry_run else 'no'}")
+    console.print(f"Redis:         {settings.redis_url.split('@')[-1]}")
+    console.print(f"client secrets:{len(settings.client_secrets):>2} configured")
+    if rules is not None:
+        source = settings.rules_path or "built-in defaults"
+        console.print(f"rules:         {source} ({len(rules.playbooks)} playbooks, {rules.mode})")
+    for problem in problems:
+        console.print(f"[red]error:[/] {problem}")
+    raise typer.Exit(2 if problems else 0)
+
+
+@app.command("send-test")
+def send_test(
+    url: Annotated[str, typer.Option(help="the gateway's base URL")] = "http://127.0.0.1:8000",
+    resource: Annotated[str, typer.Option(help="a fixture: issue.created, error.created, ...")] = "issue.created",
+) -> None:
+    """Post a correctly signed sample webhook (one of Sentry's published examples)."""
+    from cli.demo import fixture, post
+
+    settings = settings_or_exit()
+    if not settings.client_secrets:
+        console.print("[red]configuration error:[/] SENTRY_CLIENT_SECRET: not set; needed to sign")
+        raise typer.Exit(2)
+    try:
+        payload = fixture(resource)
+    except FileNotFoundError:
+        console.print(f"[red]no fixture named {resource}[/]")
+        raise typer.Exit(2) from None
+    response = post(url, resource.split(".")[0], payload, settings.client_secrets[0].get_secret_value())
+    console.print(f"{response.status_code} {response.text}")
+    raise typer.Exit(0 if response.status_code == 202 else 1)
+
+
+def jobs_table(records: list[JobRecord], title: str = "jobs") -> Table:
+    table = Table(title=title, expand=False)
+    table.add_column("delivery", no_wrap=True, max_width=8)
+    table.add_column("resource", no_wrap=True)
+    table.add_column("issue", no_wrap=True)
+    table.add_column("state", no_wrap=True, min_width=9)
+    table.add_column("took", no_wrap=True, justify="right")
+    table.add_column("plan / note", no_wrap=True, overflow="ellipsis", max_width=40)
+    colours = {"succeeded": "green", "failed": "red", "dead": "red", "running": "yellow",
+               "retrying": "yellow", "queued": "cyan"}
+    for r in records:
+        took = f"{r.duration_s:.2f}s" if r.duration_s is not None else ""
+        note = r.error or r.reason or ", ".join(a.get("kind", "") for a in r.plan)
+        colour = colours.get(r.state.value, "dim")
+        table.add_row(r.id[:8], f"{r.resource}.{r.action}", r.issue_id or "",
+                      f"[{colour}]{r.state.value}[/]", took, note or "")
+    return table
+
+
+async def _recent(url: str, limit: int, state: JobState | None) -> list[JobRecord]:
+    from shared.jobstore import JobStore
+    from shared.redis import connect
+
+    redis = connect(url)
+    try:
+        return await JobStore(redis).recent(limit, state)
+    finally:
+        await redis.aclose()
+
+
+@app.command()
+def jobs(
+    state: Annotated[JobState | None, typer.Option(help="only jobs in this state")] = None,
+    limit: Annotated[int, typer.Option(help="how many")] = 20,
+) -> None:
+    """List recent jobs and their states."""
+    settings = settings_or_exit()
+    Console().print(jobs_table(asyncio.run(_recent(settings.redis_url, limit, state))))
+
+
+@app.command()
+def replay(
+    delivery_id: Annotated[str | None, typer.Argument(help="the dead or failed job to replay")] = None,
+    all_dead: Annotated[bool, typer.Option("--all-dead", help="replay every dead job")] = False,
+) -> None:
+    """Queue a dead (or failed) job again, or all dead jobs."""
+    from shared.jobstore import JobStore
+    from shared.queue import DeliveryQueue
+    from shared.redis import connect
+    from shared.replay import replay_dead, replay_job
+
+    if not delivery_id and not all_dead:
+        console.print("give a delivery id or --all-dead")
+        raise typer.Exit(2)
+    settings = settings_or_exit()
+
+    async def run() -> int:
+        redis = connect(settings.redis_url)
+        try:
+            store = JobStore(redis)
+            queue = DeliveryQueue(redis, settings.queue_name, settings.dedup_ttl_s)
+            if all_dead:
+                return await replay_dead(store, queue)
+            return int(await replay_job(store, queue, str(delivery_id)))
+        finally:
+            await redis.aclose()
+
+    replayed = asyncio.run(run())
+    console.print(f"replayed {replayed} job(s)")
+    raise typer.Exit(0 if replayed or all_dead else 1)
+
+
+@app.command()
+def dev(
+    port: Annotated[int, typer.Option(help="the gateway's port")] = 8000,
+    demo: Annotated[bool, typer.Option(help="post the demo webhooks once everything is up")] = True,
+    exit_after_demo: Annotated[bool, typer.Option(help="stop once the demo's jobs are done")] = False,
+) -> None:
+    """Gateway + worker + Redis in one terminal; a Sentry stand-in when no token is configured."""
+    from cli.devrun import run_dev
+
+    raise typer.Exit(run_dev(port=port, demo=demo, exit_after_demo=exit_after_demo, console=console))
+
+
+def main() -> None:  # pragma: no cover - `python -m cli.main`
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

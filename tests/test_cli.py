@@ -1,0 +1,87 @@
+"""The `sentry-responder` commands, run as a user would (typer's runner, a real gateway)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from typer.testing import CliRunner
+
+from cli.main import app
+from gateway.app import create_app
+from shared.embedded_redis import EmbeddedRedis, free_port
+from shared.settings import load_settings
+from tests.conftest import SECRET
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def env(redis_server: EmbeddedRedis, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    values = {"SENTRY_CLIENT_SECRET": SECRET, "REDIS_URL": redis_server.url}
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+@pytest.fixture
+def gateway_url(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    settings = load_settings(RESPONDER_SPOOL_DIR=str(tmp_path))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), port=port, log_config=None, access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if httpx.get(url + "/healthz").status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    yield url
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_check_config_reports_the_mode(env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["check-config"])
+    assert result.exit_code == 0, result.output
+    assert "no Sentry token" in result.output and "dry run:       yes" in result.output
+
+
+def test_check_config_fails_on_a_bad_rules_file(env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = tmp_path / "rules.yaml"
+    bad.write_text("mode: sometimes\n")
+    monkeypatch.setenv("RESPONDER_RULES", str(bad))
+    result = runner.invoke(app, ["check-config"])
+    assert result.exit_code == 2
+    assert "rules.yaml:1: mode" in result.output
+
+
+def test_check_config_accepts_the_example_rules(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RESPONDER_RULES", str(ROOT / "rules.example.yaml"))
+    result = runner.invoke(app, ["check-config"])
+    assert result.exit_code == 0 and "5 playbooks" in result.output
+
+
+def test_a_bad_setting_is_one_line_and_exit_2(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", "nope")
+    result = runner.invoke(app, ["jobs"])
+    assert result.exit_code == 2 and "REDIS_URL:" in result.output
+
+
+def test_send_test_then_jobs_then_replay(gateway_url: str, env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["send-test", "--url", gateway_url, "--resource", "error.created"])
+    assert result.exit_code == 0, result.output
+    assert '"status":"queued"' in result.output
+    listing = runner.invoke(app, ["jobs", "--limit", "5"])
+    assert "error.created" in listing.output and "queued" in listing.output
+    nothing = runner.invoke(app, ["replay", "--all-dead"])
+    assert nothing.exit_code == 0 and "replayed 0" in nothing.output
+    assert runner.invoke(app, ["replay"]).exit_code == 2
