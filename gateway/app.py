@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from gateway.drain import run_drain
 from gateway.health import healthz, metrics, readyz
 from gateway.state import GatewayState
 from gateway.webhook import receive_webhook
@@ -22,11 +25,16 @@ def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         redis = connect(settings.redis_url)
-        app.state.gateway = GatewayState.build(settings, redis)
+        state = GatewayState.build(settings, redis)
+        app.state.gateway = state
+        drain = asyncio.create_task(run_drain(state))
         try:
             yield
         finally:
-            await app.state.gateway.batcher.close()
+            drain.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await drain
+            await state.batcher.close()
             await redis.aclose()
 
     routes = [

@@ -26,16 +26,22 @@ async def redis_reachable(state: GatewayState, timeout_s: float = 1.0) -> bool:
 
 
 async def readyz(request: Request) -> Response:
+    """Ready while deliveries are safe: Redis takes them, or the spool does while Redis is down."""
     state: GatewayState = request.app.state.gateway
-    ready = await redis_reachable(state)
+    redis_ok = await redis_reachable(state)
+    depth = state.spool.depth()
+    spool_ok = state.spool.has_room()
+    ready = redis_ok or spool_ok
+    status = "ready" if redis_ok else ("spooling" if spool_ok else "unavailable")
     return JSONResponse(
-        {"status": "ready" if ready else "unavailable", "redis": ready},
+        {"status": status, "redis": redis_ok, "spool_depth": depth},
         status_code=200 if ready else 503,
     )
 
 
 async def metrics(request: Request) -> Response:
     state: GatewayState = request.app.state.gateway
+    state.metrics.spool_depth.set(state.spool.depth())
     if await redis_reachable(state, timeout_s=0.5):
         try:
             state.metrics.queue_depth.set(await state.queue.depth())

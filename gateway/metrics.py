@@ -29,3 +29,12 @@ class GatewayMetrics:
             "responder_jobs", "Job records by state", ["state"], registry=r
         )
         self.dead_letters = Gauge("responder_dead_letters", "Jobs in the dead-letter list", registry=r)
+        self.spooled = Counter("responder_spooled", "Deliveries written to the local spool", registry=r)
+        self.spool_drained = Counter(
+            "responder_spool_drained", "Spooled deliveries moved into the queue", registry=r
+        )
+        self.spool_refused = Counter(
+            "responder_spool_refused", "Deliveries refused (503): spool full or disk failing",
+            registry=r,
+        )
+        self.spool_depth = Gauge("responder_spool_depth", "Deliveries waiting in the spool", registry=r)

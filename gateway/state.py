@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from gateway.metrics import GatewayMetrics
+from gateway.spool import Spool
 from shared.jobstore import JobStore
 from shared.queue import DeliveryQueue, IntakeBatcher
 from shared.settings import Settings
@@ -21,6 +22,8 @@ class GatewayState:
     store: JobStore
     metrics: GatewayMetrics
     secrets: tuple[str, ...]
+    spool: Spool
+    redis_down: bool = False  # known down: deliveries go straight to the spool, fast
 
     @classmethod
     def build(cls, settings: Settings, redis: Redis) -> GatewayState:
@@ -33,4 +36,5 @@ class GatewayState:
             store=JobStore(redis),
             metrics=GatewayMetrics(),
             secrets=tuple(s.get_secret_value() for s in settings.client_secrets),
+            spool=Spool(settings.spool_dir, settings.spool_max_bytes),
         )

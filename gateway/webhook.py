@@ -12,7 +12,8 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.intake import Rejection, take
 from gateway.state import GatewayState
-from shared.queue import Intake
+from gateway.spool import SpoolFull
+from shared.queue import Intake, Taken
 
 log = structlog.get_logger("gateway.webhook")
 
@@ -74,20 +75,24 @@ async def receive_webhook(request: Request) -> Response:
 
 
 async def enqueue(state: GatewayState, intake: Intake) -> Response:
+    """Into Redis within the budget; else into the durable spool; 503 only if both fail."""
     delivery = intake.delivery
     started = time.perf_counter()
-    try:
-        async with asyncio.timeout(state.settings.enqueue_timeout_s):
-            taken = await state.batcher.submit(intake)
-    except (RedisError, OSError, TimeoutError) as exc:
-        state.metrics.webhooks.labels(delivery.resource, "unavailable").inc()
-        log.warning("enqueue_failed", error=type(exc).__name__)
-        return JSONResponse(
-            {"error": "queue_unavailable", "detail": "the queue is unreachable; retry later"},
-            status_code=503,
-            headers={"Retry-After": "5", "Sentry-Hook-Error": "queue_unavailable"},
-        )
-    state.metrics.enqueue_seconds.observe(time.perf_counter() - started)
+    if not state.redis_down:
+        try:
+            async with asyncio.timeout(state.settings.enqueue_timeout_s):
+                taken = await state.batcher.submit(intake)
+        except (RedisError, OSError, TimeoutError) as exc:
+            state.redis_down = True  # until the drain task sees it back: spool without waiting
+            log.warning("enqueue_failed", error=type(exc).__name__)
+        else:
+            state.metrics.enqueue_seconds.observe(time.perf_counter() - started)
+            return accepted(state, intake, taken)
+    return await spool(state, intake)
+
+
+def accepted(state: GatewayState, intake: Intake, taken: Taken) -> Response:
+    delivery = intake.delivery
     if not taken.new:
         status = "duplicate"
     elif taken.coalesced_into:
@@ -103,3 +108,25 @@ async def enqueue(state: GatewayState, intake: Intake) -> Response:
     if taken.coalesced_into:
         body["coalesced_into"] = taken.coalesced_into
     return JSONResponse(body, status_code=202)
+
+
+async def spool(state: GatewayState, intake: Intake) -> Response:
+    delivery = intake.delivery
+    try:
+        await asyncio.to_thread(state.spool.append, intake)
+    except (SpoolFull, OSError) as exc:
+        state.metrics.spool_refused.inc()
+        state.metrics.webhooks.labels(delivery.resource, "refused").inc()
+        log.error("spool_refused", delivery_id=delivery.id, error=str(exc))
+        return JSONResponse(
+            {"error": "queue_unavailable", "detail": "the queue is unreachable and the spool is full; retry later"},
+            status_code=503,
+            headers={"Retry-After": "5", "Sentry-Hook-Error": "queue_unavailable"},
+        )
+    state.metrics.spooled.inc()
+    state.metrics.webhooks.labels(delivery.resource, "spooled").inc()
+    log.warning("webhook_spooled", delivery_id=delivery.id, resource=delivery.resource)
+    return JSONResponse(
+        {"id": delivery.id, "status": "spooled", "spooled": True}, status_code=202,
+        headers={"X-Responder-Spooled": "1"},
+    )

@@ -209,18 +209,39 @@ async def test_own_write_back_is_skipped_not_acted_on(client: httpx.AsyncClient,
     assert record is not None and record.reason == "caused by integration Sentry Responder"
 
 
-async def test_redis_down_answers_503_fast_never_500(client_for: Callable[..., Any]) -> None:
+async def test_redis_down_spools_durably_and_answers_202_fast(
+    client_for: Callable[..., Any], make_settings: Callable[..., Any]
+) -> None:
     from shared.embedded_redis import free_port
 
     client = await client_for(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    for _ in range(3):
+        body, headers = delivery("issue.created")
+        started = time.perf_counter()
+        response = await post(client, body, headers)
+        assert time.perf_counter() - started < 0.5
+        assert response.status_code == 202
+        assert response.json()["spooled"] is True
+        assert response.headers["X-Responder-Spooled"] == "1"
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "spooling", "redis": False, "spool_depth": 3}
+    metrics = (await client.get("/metrics")).text
+    assert "responder_spooled_total 3.0" in metrics
+
+
+async def test_redis_down_and_spool_full_is_503_never_500(client_for: Callable[..., Any]) -> None:
+    from shared.embedded_redis import free_port
+
+    client = await client_for(
+        REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", RESPONDER_SPOOL_MAX_BYTES="100"
+    )
     body, headers = delivery("issue.created")
-    started = time.perf_counter()
     response = await post(client, body, headers)
     assert response.status_code == 503
-    assert time.perf_counter() - started < 1.0
     assert response.json()["error"] == "queue_unavailable"
-    ready = await client.get("/readyz")
-    assert ready.status_code == 503
+    assert (await client.get("/readyz")).json()["redis"] is False
+    assert "responder_spool_refused_total 1.0" in (await client.get("/metrics")).text
 
 
 async def test_health_ready_and_metrics(client: httpx.AsyncClient) -> None:
