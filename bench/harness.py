@@ -150,7 +150,8 @@ function done(summary, latency, requests)
   local bad = 0
   for _, t in ipairs(threads) do bad = bad + (t:get("bad") or 0) end
   io.write(string.format(
-    "BENCH {\"requests\": %d, \"duration_us\": %d, \"p50_us\": %d, \"p99_us\": %d, \"max_us\": %d, \"non2xx\": %d, \"errors\": %d}\n",
+    "BENCH {\"requests\": %d, \"duration_us\": %d, \"p50_us\": %d, \"p99_us\": %d, "
+      .. "\"max_us\": %d, \"non2xx\": %d, \"errors\": %d}\n",
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
     latency.max, bad + summary.errors.status, summary.errors.connect + summary.errors.read
       + summary.errors.write + summary.errors.timeout))
@@ -162,7 +163,7 @@ def webhook_bodies(count: int, size_bytes: int = 4096) -> list[tuple[bytes, str]
     """Signed `error.created`-shaped bodies of about `size_bytes`, each for another issue."""
     from gateway.signature import sign
 
-    template = json.loads((ROOT / "tests/fixtures/sentry-webhooks/error.created.json").read_text())
+    template = json.loads((ROOT / "standin/fixtures/sentry-webhooks/error.created.json").read_text())
     bodies = []
     for i in range(count):
         template["data"]["error"]["issue_id"] = str(9_000_000 + i)

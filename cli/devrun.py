@@ -15,9 +15,9 @@ from rich.console import Console
 from rich.live import Live
 
 from cli.processes import child, wait_ready
+from shared import keys
 from shared.embedded_redis import EmbeddedRedis, free_port
 from shared.jobs import FINAL_STATES, JobRecord
-from shared import keys
 from shared.jobstore import decode_record
 from standin.app import DEMO_TOKEN
 

@@ -4,23 +4,13 @@ small ops chores (send a test delivery, list jobs, replay the dead, check the co
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
-import sys
-import tempfile
-import time
-from contextlib import ExitStack
-from pathlib import Path
 from typing import Annotated
 
 import typer
-from redis import Redis as SyncRedis
 from rich.console import Console
-from rich.live import Live
 from rich.table import Table
 
-from shared.embedded_redis import EmbeddedRedis, free_port
-from shared.jobs import FINAL_STATES, JobRecord, JobState
+from shared.jobs import JobRecord, JobState
 from shared.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)

@@ -11,8 +11,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.intake import Rejection, take
-from gateway.state import GatewayState
 from gateway.spool import SpoolFull
+from gateway.state import GatewayState
 from shared.queue import Intake, Taken
 
 log = structlog.get_logger("gateway.webhook")
@@ -76,7 +76,6 @@ async def receive_webhook(request: Request) -> Response:
 
 async def enqueue(state: GatewayState, intake: Intake) -> Response:
     """Into Redis within the budget; else into the durable spool; 503 only if both fail."""
-    delivery = intake.delivery
     started = time.perf_counter()
     if not state.redis_down:
         try:

@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from shared import keys
 from shared.jobs import JobRecord, JobState
 
+
 class RawJSON(str):
     """Text that is already JSON: stored as it is."""
 

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
 from shared import keys
-from shared.jobs import Delivery, JobState
+from shared.jobs import Delivery
 
 PROCESS_DELIVERY = "process_delivery"
 JOB_EXPIRES_S = 7 * 24 * 3600
@@ -182,6 +182,10 @@ class DeliveryQueue:
             pipe.psetex(job_key_prefix + delivery_id, JOB_EXPIRES_S * 1000, job)
             pipe.zadd(self.queue_name, {delivery_id: now_ms + int(defer_s * 1000)})
             await pipe.execute()
+
+    async def forgive_try(self, delivery_id: str) -> None:
+        """This run was not a failed try (it only waited, for budget): take it off the count."""
+        await self._redis.decr(retry_key_prefix + delivery_id)
 
     async def depth(self) -> int:
         return int(await self._redis.zcard(self.queue_name))

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     sentry_rate_limit_per_min: int = Field(
         100, gt=0, validation_alias=_env("RESPONDER_SENTRY_RATE_LIMIT_PER_MIN")
     )
+    # Share of the per-minute budget kept for alerts and new issues when repeated errors pile up.
+    sentry_budget_reserve: float = Field(
+        0.25, ge=0, lt=1, validation_alias=_env("RESPONDER_SENTRY_BUDGET_RESERVE")
+    )
     sentry_max_in_flight: int = Field(
         16, gt=0, validation_alias=_env("RESPONDER_SENTRY_MAX_IN_FLIGHT")
     )

@@ -121,7 +121,9 @@ class Standin:
                         issue[key] = body[key]
                 if "assignedTo" in body:
                     kind, _, ident = str(body["assignedTo"]).partition(":")
-                    issue["assignedTo"] = {"type": kind if ident else "user", "id": ident or kind, "name": body["assignedTo"]}
+                    issue["assignedTo"] = {
+                        "type": kind if ident else "user", "id": ident or kind, "name": body["assignedTo"],
+                    }
                 return JSONResponse(body)
             return JSONResponse(issue)
 
@@ -140,7 +142,8 @@ class Standin:
         async def handle(request: Request) -> Response:
             event = self.state.events.get(request.path_params["issue_id"])
             wanted = request.path_params["event_id"]
-            if event is None or wanted not in ("latest", "oldest", "recommended", event.get("eventID"), event.get("id")):
+            known = ("latest", "oldest", "recommended", event.get("eventID"), event.get("id")) if event else ()
+            if event is None or wanted not in known:
                 return JSONResponse(NOT_FOUND, status_code=404)
             return JSONResponse(event)
 
@@ -182,7 +185,10 @@ class Standin:
     async def issue_list(self, request: Request) -> Response:
         async def handle(request: Request) -> Response:
             project = request.path_params.get("project")
-            items = [i for i in self.state.issues.values() if project is None or i.get("project", {}).get("slug") == project]
+            items = [
+                i for i in self.state.issues.values()
+                if project is None or i.get("project", {}).get("slug") == project
+            ]
             cursor = request.query_params.get("cursor", "0:0:0")
             try:
                 offset = int(cursor.split(":")[1])
@@ -192,7 +198,8 @@ class Standin:
             page = items[offset : offset + per_page]
             more = offset + per_page < len(items)
             base = str(request.url.replace(query=""))
-            link = (f'<{base}>; rel="previous"; results="{str(offset > 0).lower()}"; cursor="0:{max(offset - per_page, 0)}:1", '
+            previous = f"0:{max(offset - per_page, 0)}:1"
+            link = (f'<{base}>; rel="previous"; results="{str(offset > 0).lower()}"; cursor="{previous}", '
                     f'<{base}>; rel="next"; results="{str(more).lower()}"; cursor="0:{offset + per_page}:0"')
             return JSONResponse(page, headers={"Link": link})
 
@@ -218,8 +225,10 @@ class Standin:
     async def control_state(self, _request: Request) -> Response:
         return JSONResponse({
             "notes": self.state.notes, "updates": self.state.updates,
-            "issues": {k: {"status": v.get("status"), "substatus": v.get("substatus"), "assignedTo": v.get("assignedTo")}
-                       for k, v in self.state.issues.items()},
+            "issues": {
+                k: {"status": v.get("status"), "substatus": v.get("substatus"), "assignedTo": v.get("assignedTo")}
+                for k, v in self.state.issues.items()
+            },
         })
 
     async def control_faults(self, request: Request) -> Response:

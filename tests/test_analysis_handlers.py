@@ -10,8 +10,8 @@ from worker.analysis.base import AnalysisContext, Finding
 from worker.analysis.classify import classify
 from worker.analysis.impact import assess_impact
 from worker.analysis.ownership import glob_to_regex, suggest_owner
-from worker.analysis.regression import detect_regression
 from worker.analysis.registry import default_registry, run_handlers
+from worker.analysis.regression import detect_regression
 from worker.analysis.stack import summarize_stack
 
 

@@ -12,13 +12,12 @@ import pytest
 from arq.constants import job_key_prefix
 from redis.asyncio import Redis
 
-from gateway.app import create_app
 from gateway.signature import sign
 from shared import keys
 from shared.jobstore import JobStore
 from shared.queue import deserialize
-from shared.settings import Settings
 from tests.conftest import SECRET, delivery, signed_headers, webhook_names, wire_bytes
+
 
 @pytest.fixture
 async def client(client_for: Callable[..., Any], redis: Redis) -> httpx.AsyncClient:

@@ -15,7 +15,6 @@ from shared.sentry.errors import (
     SentryClientError,
     SentryForbidden,
     SentryNotFound,
-    SentryRateLimited,
     SentryServerError,
     SentryTransportError,
 )

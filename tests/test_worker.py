@@ -76,7 +76,7 @@ async def test_webhook_to_comment_end_to_end(
     assert record.state is JobState.SUCCEEDED, record.error
     assert record.attempts == 1 and record.dry_run is False
     assert {f["handler"] for f in record.findings} >= {"stack", "classification"}
-    assert [a["kind"] for a in record.plan][0] == "comment"
+    assert next(a["kind"] for a in record.plan) == "comment"
     comments = sentry.comments_on(ISSUE_ID)
     assert len(comments) == 1
     assert f"delivery `{delivery_id}`" in comments[0]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from shared.jobstore import JobStore
+from shared.queue import DeliveryQueue
 from shared.sentry.client import SentryClient
 from shared.settings import Settings
 from worker.analysis.registry import HandlerRegistry
@@ -18,6 +19,7 @@ class WorkerDeps:
     settings: Settings
     redis: Redis
     store: JobStore
+    queue: DeliveryQueue
     client: SentryClient | None  # None: no token, analysis from the payload only (dry-run)
     registry: HandlerRegistry
     rules: Rules

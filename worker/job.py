@@ -26,6 +26,7 @@ from worker.analysis.registry import run_handlers
 from worker.context import FetchCache, fetch_issue_and_event, now
 from worker.deps import WorkerDeps
 from worker.plan import build_plan
+from worker.priority import Priority, budget_wait_s, priority_of
 from worker.retry import IssueBusy, backoff_s, describe, is_transient
 from worker.writeback import WriteBack, WriteResult
 
@@ -68,6 +69,12 @@ async def process_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
     if attempt > settings.max_tries:  # crashed or timed out on every try
         return await _dead(deps, delivery, attempt, record.error or "retries exhausted")
     await keep_issue_active(deps, delivery)
+    wait_s = await budget_wait(deps, delivery)
+    if wait_s is not None:  # low on Sentry budget and this can wait: back on the queue, no try spent
+        await deps.queue.forgive_try(delivery.id)
+        await deps.store.transition(delivery.id, JobState.QUEUED, reason="waiting for Sentry budget")
+        log.info("job_deferred_for_budget", defer_s=round(wait_s, 1))
+        raise Retry(defer=wait_s)
     started = time.time()
     await deps.store.transition(delivery.id, JobState.RUNNING, started_at=started, attempts=attempt)
     log.info("job_started")
@@ -99,6 +106,21 @@ async def keep_issue_active(deps: WorkerDeps, delivery: Delivery) -> None:
     kind = coalesce_kind(delivery)
     if kind is not None and delivery.issue_id is not None:
         await deps.redis.set(keys.issue_active(delivery.issue_id, kind), delivery.id, ex=ACTIVE_TTL_S)
+
+
+async def budget_wait(deps: WorkerDeps, delivery: Delivery) -> float | None:
+    """Seconds deferrable work should wait for the shared Sentry budget, None to go now."""
+    limiter = deps.client.limiter if deps.client is not None and not deps.dry_run else None
+    if limiter is None or delivery.issue_id is None:
+        return None
+    if priority_of(delivery, deliveries_for_issue=2) is not Priority.DEFERRABLE:
+        return None  # cheap check first: only repeated error deliveries ever wait
+    limit, reserve = deps.settings.sentry_rate_limit_per_min, deps.settings.sentry_budget_reserve
+    remaining = await limiter.remaining()
+    if budget_wait_s(Priority.DEFERRABLE, remaining, limit, reserve) is None:
+        return None
+    seen = int(await deps.redis.get(keys.issue_deliveries(delivery.issue_id)) or 0)
+    return budget_wait_s(priority_of(delivery, seen), remaining, limit, reserve)
 
 
 async def _dead(deps: WorkerDeps, delivery: Delivery, attempt: int, error: str) -> str:

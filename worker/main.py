@@ -17,7 +17,7 @@ from arq.worker import func
 from shared import keys
 from shared.jobstore import JobStore
 from shared.logging import configure_logging
-from shared.queue import PROCESS_DELIVERY, deserialize, serialize
+from shared.queue import PROCESS_DELIVERY, DeliveryQueue, deserialize, serialize
 from shared.sentry.client import SentryClient
 from shared.settings import Settings
 from worker.analysis.registry import default_registry
@@ -46,6 +46,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     )
     ctx["deps"] = WorkerDeps(
         settings=settings, redis=redis, store=JobStore(redis), client=client,
+        queue=DeliveryQueue(redis, settings.queue_name, settings.dedup_ttl_s),
         registry=default_registry(), rules=rules,
     )
     ctx["heartbeat"] = asyncio.create_task(heartbeat(ctx["deps"], worker_name()))
