@@ -41,10 +41,13 @@ def pin(core: int) -> list[str]:
 
 @contextlib.contextmanager
 def process(args: list[str], env: Mapping[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    # Output goes to a file, not a pipe: nobody reads a pipe while the load runs, and a full one
+    # would stall the process being measured.
+    log = tempfile.NamedTemporaryFile(prefix="bench-", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen(
-        args, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        start_new_session=True,
+        args, env={**os.environ, **(env or {})}, stdout=log, stderr=log, start_new_session=True,
     )
+    log.close()
     try:
         yield proc
     finally:
@@ -55,6 +58,10 @@ def process(args: list[str], env: Mapping[str, str] | None = None) -> Iterator[s
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        if sys.exc_info()[0] is None:
+            Path(log.name).unlink(missing_ok=True)
+        else:
+            print(f"{args[-1]}: output kept in {log.name}", file=sys.stderr)
 
 
 def wait_http(url: str, timeout_s: float = 20.0) -> None:
