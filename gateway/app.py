@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from gateway.drain import run_drain
 from gateway.health import healthz, metrics, readyz
+from gateway.ops import ops_routes
 from gateway.state import GatewayState
 from gateway.webhook import receive_webhook
 from shared.logging import configure_logging
@@ -42,6 +43,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
+        *ops_routes(),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 

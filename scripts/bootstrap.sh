@@ -6,14 +6,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 extra="${1:-}"
 
+# Debian packages that are missing: redis-server always; the browser for the dashboard's test.
+packages=()
 if ! command -v redis-server >/dev/null 2>&1 && [ -z "${REDIS_SERVER_BIN:-}" ] && [ -z "${REDIS_URL:-}" ]; then
-  echo "bootstrap: installing redis-server from the system's packages" >&2
+  packages+=(redis-server)
+fi
+if [ "$extra" = test ]; then
+  command -v chromium >/dev/null 2>&1 || packages+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || packages+=(chromium-driver)
+fi
+if [ ${#packages[@]} -gt 0 ]; then
+  echo "bootstrap: installing ${packages[*]} from the system's packages" >&2
   if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo="sudo"; else
-    echo "bootstrap: redis-server is missing and this user cannot install it; run: apt-get install redis-server" >&2
+    echo "bootstrap: ${packages[*]} missing and this user cannot install them; run: apt-get install ${packages[*]}" >&2
     exit 1
   fi
   $sudo apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}" >/dev/null
 fi
 
 python="${PYTHON:-python3}"

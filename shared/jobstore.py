@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -123,6 +123,44 @@ class JobStore:
         high: float | str = "+inf" if before_s is None else f"({before_s!r}"
         ids = await self._redis.zrevrangebyscore(index, high, "-inf", start=0, num=limit)
         return await self.get_many(i.decode() if isinstance(i, bytes) else i for i in ids)
+
+    async def scan(
+        self, state: JobState | None, high: tuple[float, str] | None, count: int
+    ) -> list[tuple[float, str]]:
+        """(score, id) newest first from the time index (or a state's index), strictly after the cursor
+        `high` = (score, id) of the last item a caller saw; ties on score are ordered by id."""
+        index = keys.jobs_in_state(state.value) if state else keys.JOBS_BY_TIME
+        top: float | str = "+inf" if high is None else repr(high[0])
+        out: list[tuple[float, str]] = []
+        offset = 0
+        while len(out) < count:
+            rows = await self._redis.zrevrangebyscore(
+                index, top, "-inf", start=offset, num=count, withscores=True
+            )
+            if not rows:
+                break
+            offset += len(rows)
+            for member, score in rows:
+                ident = member.decode() if isinstance(member, bytes) else member
+                if high is not None and score == high[0] and ident >= high[1]:
+                    continue  # seen already: same instant, at or before the cursor
+                out.append((float(score), ident))
+        return out[:count]
+
+    async def fields_of(self, delivery_ids: Iterable[str], names: Sequence[str]) -> list[dict[str, str]]:
+        """A few fields of many records in one round trip (the payload is large; lists skip it)."""
+        ids = list(delivery_ids)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for delivery_id in ids:
+                pipe.hmget(keys.job(delivery_id), list(names))
+            rows = await pipe.execute()
+        out = []
+        for delivery_id, values in zip(ids, rows, strict=True):
+            if values[0] is None and all(v is None for v in values):
+                continue  # trimmed meanwhile
+            fields = {n: (v.decode() if isinstance(v, bytes) else v) for n, v in zip(names, values, strict=True)}
+            out.append({"id": delivery_id, **{n: v for n, v in fields.items() if v is not None}})
+        return out
 
     async def count_by_state(self) -> dict[str, int]:
         async with self._redis.pipeline(transaction=False) as pipe:
