@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     dry_run_setting: bool | None = Field(None, validation_alias=_env("RESPONDER_DRY_RUN"))
     rules_path: Path | None = Field(None, validation_alias=_env("RESPONDER_RULES"))
     max_jobs: int = Field(20, gt=0, validation_alias=_env("RESPONDER_WORKER_CONCURRENCY"))
+    worker_metrics_port: int = Field(9101, ge=0, le=65535, validation_alias=_env("RESPONDER_WORKER_METRICS_PORT"))
     max_tries: int = Field(5, ge=1, validation_alias=_env("RESPONDER_MAX_TRIES"))
     retry_base_s: float = Field(2.0, gt=0, validation_alias=_env("RESPONDER_RETRY_BASE_S"))
     retry_max_s: float = Field(300.0, gt=0, validation_alias=_env("RESPONDER_RETRY_MAX_S"))

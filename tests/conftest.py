@@ -83,6 +83,7 @@ def make_settings(redis_server: EmbeddedRedis, tmp_path: Path) -> Callable[..., 
             "SENTRY_CLIENT_SECRET": SECRET,
             "REDIS_URL": redis_server.url,
             "RESPONDER_SPOOL_DIR": str(tmp_path / "spool"),
+            "RESPONDER_WORKER_METRICS_PORT": "0",
         }
         values.update(overrides)
         return load_settings(**values)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
@@ -11,6 +11,7 @@ from shared.queue import DeliveryQueue
 from shared.sentry.client import SentryClient
 from shared.settings import Settings
 from worker.analysis.registry import HandlerRegistry
+from worker.metrics import WorkerMetrics
 from worker.rules import Rules
 
 
@@ -23,6 +24,7 @@ class WorkerDeps:
     client: SentryClient | None  # None: no token, analysis from the payload only (dry-run)
     registry: HandlerRegistry
     rules: Rules
+    metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
 
     @property
     def dry_run(self) -> bool:

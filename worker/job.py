@@ -73,6 +73,7 @@ async def process_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
     if wait_s is not None:  # low on Sentry budget and this can wait: back on the queue, no try spent
         await deps.queue.forgive_try(delivery.id)
         await deps.store.transition(delivery.id, JobState.QUEUED, reason="waiting for Sentry budget")
+        deps.metrics.budget_deferrals.inc()
         log.info("job_deferred_for_budget", defer_s=round(wait_s, 1))
         raise Retry(defer=wait_s)
     started = time.time()
@@ -81,6 +82,7 @@ async def process_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
     try:
         outcome = await handle(deps, delivery, retried=attempt > 1)
     except Exception as exc:
+        deps.metrics.job_seconds.labels(delivery.resource, "error").observe(time.time() - started)
         if not is_transient(exc):
             await _finish(deps, delivery, JobState.FAILED, error=describe(exc))
             log.warning("job_failed", error=describe(exc))
@@ -91,6 +93,7 @@ async def process_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
         await deps.store.transition(delivery.id, JobState.RETRYING, error=describe(exc))
         log.info("job_retrying", error=describe(exc), defer_s=round(delay_s, 2))
         raise Retry(defer=delay_s) from exc
+    deps.metrics.job_seconds.labels(delivery.resource, outcome.state.value).observe(time.time() - started)
     await _finish(deps, delivery, outcome.state, dry_run=deps.dry_run, **outcome.fields())
     log.info("job_finished", state=outcome.state.value, duration_s=round(time.time() - started, 3))
     return outcome.state.value

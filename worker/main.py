@@ -23,6 +23,7 @@ from shared.settings import Settings
 from worker.analysis.registry import default_registry
 from worker.deps import WorkerDeps
 from worker.job import process_delivery
+from worker.metrics import WorkerMetrics
 from worker.rules import Rules, load_rules
 
 log = structlog.get_logger("worker.main")
@@ -39,15 +40,19 @@ async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     redis = ctx["redis"]
     rules = load_rules(settings.rules_path) if settings.rules_path else Rules.default()
+    metrics = WorkerMetrics()
     client = (
-        SentryClient.from_settings(settings, redis, transport=ctx.get("sentry_transport"))
+        SentryClient.from_settings(settings, redis, transport=ctx.get("sentry_transport"), on_call=metrics.on_call)
         if settings.auth_token
         else None
     )
+    if client is not None:
+        metrics.watch(client)
+    metrics.serve(settings.worker_metrics_port)
     ctx["deps"] = WorkerDeps(
         settings=settings, redis=redis, store=JobStore(redis), client=client,
         queue=DeliveryQueue(redis, settings.queue_name, settings.dedup_ttl_s),
-        registry=default_registry(), rules=rules,
+        registry=default_registry(), rules=rules, metrics=metrics,
     )
     ctx["heartbeat"] = asyncio.create_task(heartbeat(ctx["deps"], worker_name()))
     log.info("worker_started", dry_run=ctx["deps"].dry_run, sentry=client is not None)
