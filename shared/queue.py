@@ -69,12 +69,15 @@ elseif state == 'queued' then
   redis.call('ZADD', m.queue, m.score_ms, id)
 end
 redis.call('HSET', record, 'id', id, 'resource', m.resource, 'action', m.action,
-  'state', state, 'received_at', m.received_at, 'updated_at', m.updated_at, 'payload', ARGV[2])
+  'state', state, 'received_at', m.received_at, 'updated_at', m.updated_at)
 if m.issue_id then redis.call('HSET', record, 'issue_id', m.issue_id) end
 if into ~= '' then
+  -- folded into a job that carries the same issue: its payload is not needed (nor kept: in a
+  -- storm it would be most of Redis's memory, and it may hold event data)
   redis.call('HSET', record, 'coalesced_into', into, 'reason', 'coalesced into ' .. into)
-elseif m.reason then
-  redis.call('HSET', record, 'reason', m.reason)
+else
+  redis.call('HSET', record, 'payload', ARGV[2])
+  if m.reason then redis.call('HSET', record, 'reason', m.reason) end
 end
 redis.call('ZADD', '%(by_time)s', m.received_at, id)
 redis.call('ZADD', '%(state)s' .. state, m.received_at, id)

@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 log = structlog.get_logger("standin")
 NOT_FOUND = {"detail": "The requested resource does not exist"}
@@ -32,6 +33,17 @@ DEMO_TOKEN = "sntrys_standin_demo_token"
 def seed() -> dict[str, Any]:
     data: dict[str, Any] = json.loads(files("standin").joinpath("seed/issues.json").read_text())
     return data
+
+
+class Dropped(Response):
+    """Starts an answer and hangs up: the server closes the connection mid-body (a dropped call)."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=0)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"512")]})
+        await send({"type": "http.response.body", "body": b'{"id":', "more_body": True})
 
 
 @dataclass
@@ -91,6 +103,8 @@ class Standin:
             fault.count -= 1
             if fault.count <= 0:
                 self.state.faults.pop(0)
+            if fault.status == 0:
+                return Dropped()
             headers = {"Retry-After": str(fault.retry_after_s)} if fault.retry_after_s is not None else {}
             detail = "You are attempting to use this endpoint too frequently." if fault.status == 429 else "injected"
             return JSONResponse({"detail": detail}, status_code=fault.status, headers=headers)
@@ -231,7 +245,21 @@ class Standin:
             },
         })
 
+    async def control_clone(self, request: Request) -> Response:
+        """Add `count` issues (ids from `start`) cloned from a seeded one, for load and fault tests."""
+        spec = await request.json()
+        template_id = str(spec.get("from", "1170820242"))
+        start, count = int(spec["start"]), int(spec["count"])
+        for n in range(start, start + count):
+            issue = copy.deepcopy(self.state.issues[template_id]) | {"id": str(n), "shortId": f"CLONE-{n}"}
+            self.state.issues[str(n)] = issue
+            if template_id in self.state.events:
+                self.state.events[str(n)] = copy.deepcopy(self.state.events[template_id]) | {"groupID": str(n)}
+        return JSONResponse({"issues": len(self.state.issues)})
+
     async def control_faults(self, request: Request) -> Response:
+        """Queue faults for the next calls: `{"status": 503, "count": 3}`, a 429 with
+        `"retry_after_s"`, `{"status": 0}` to drop the connection mid-answer; `{"latency_s": 0.5}`."""
         spec = await request.json()
         if "latency_s" in spec:
             self.state.latency_s = float(spec["latency_s"])
@@ -266,6 +294,7 @@ def create_standin(
         Route("/_standin/state", s.control_state),
         Route("/_standin/faults", s.control_faults, methods=["POST"]),
         Route("/_standin/reset", s.control_reset, methods=["POST"]),
+        Route("/_standin/clone", s.control_clone, methods=["POST"]),
         Route("/healthz", lambda _r: JSONResponse({"status": "ok"})),
     ]
     app = Starlette(routes=routes)

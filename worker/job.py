@@ -6,6 +6,7 @@ the write-back's idempotency in worker/writeback.py.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +19,9 @@ from redis.exceptions import LockError
 
 from shared import keys
 from shared.jobs import Delivery, JobState
+from shared.jobstore import RawJSON
 from shared.queue import ACTIVE_TTL_S, coalesce_kind, release_issue
+from shared.sentry.redact import redact_json
 from shared.webhooks import MetricAlertWebhook, parse_webhook
 from worker.actions import Plan
 from worker.analysis.base import AnalysisContext, Finding
@@ -44,8 +47,9 @@ class Outcome:
     reason: str | None = None
 
     def fields(self) -> dict[str, Any]:
+        # Findings quote event data (stack context, messages): masked like a comment is.
         return {
-            "findings": [f.model_dump(mode="json") for f in self.findings],
+            "findings": RawJSON(redact_json([f.model_dump(mode="json") for f in self.findings])),
             "plan": [a.model_dump(mode="json") for a in self.plan.actions],
             "writeback": [w.model_dump(mode="json") for w in self.writeback],
             "reason": self.reason,
@@ -80,7 +84,10 @@ async def process_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
     await deps.store.transition(delivery.id, JobState.RUNNING, started_at=started, attempts=attempt)
     log.info("job_started")
     try:
-        outcome = await handle(deps, delivery, retried=attempt > 1)
+        # Our own deadline, inside arq's: a try that overruns is retried like any transient
+        # failure (arq would finish it as failed, leaving the record running and nothing retried).
+        async with asyncio.timeout(settings.job_timeout_s):
+            outcome = await handle(deps, delivery, retried=attempt > 1)
     except Exception as exc:
         deps.metrics.job_seconds.labels(delivery.resource, "error").observe(time.time() - started)
         if not is_transient(exc):
@@ -94,7 +101,12 @@ async def process_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
         log.info("job_retrying", error=describe(exc), defer_s=round(delay_s, 2))
         raise Retry(defer=delay_s) from exc
     deps.metrics.job_seconds.labels(delivery.resource, outcome.state.value).observe(time.time() - started)
-    await _finish(deps, delivery, outcome.state, dry_run=deps.dry_run, **outcome.fields())
+    # Done with the payload: keep it for the dashboard with secrets masked (a dead or failed job
+    # keeps it whole, for a faithful replay; the API masks it when shown).
+    await _finish(
+        deps, delivery, outcome.state, dry_run=deps.dry_run, payload=RawJSON(redact_json(record.payload)),
+        **outcome.fields(),
+    )
     log.info("job_finished", state=outcome.state.value, duration_s=round(time.time() - started, 3))
     return outcome.state.value
 

@@ -30,6 +30,7 @@ log = structlog.get_logger("worker.main")
 
 HEARTBEAT_S = 5.0
 TRIM_EVERY_S = 60.0
+JOB_TIMEOUT_MARGIN_S = 5.0
 
 
 def worker_name() -> str:
@@ -97,7 +98,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         "queue_name": settings.queue_name,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "max_jobs": settings.max_jobs,
-        "job_timeout": settings.job_timeout_s,
+        "job_timeout": settings.job_timeout_s + JOB_TIMEOUT_MARGIN_S,  # a backstop: our own comes first
         "keep_result": 0,
         "poll_delay": settings.poll_delay_s,
         "job_serializer": serialize,

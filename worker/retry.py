@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from shared.sentry.errors import SentryError, SentryRateLimited
+from shared.sentry.redact import redact
 
 
 class IssueBusy(Exception):
@@ -36,5 +37,7 @@ def backoff_s(
 
 def describe(exc: BaseException) -> str:
     """A one-line error for the job record: type and message, never a token (the client omits it)."""
+    if isinstance(exc, TimeoutError) and not str(exc):
+        return "TimeoutError: the try took longer than the job timeout"
     text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}"[:500]
+    return redact(f"{type(exc).__name__}: {text}")[:500]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from pydantic import ValidationError
@@ -14,6 +15,7 @@ from gateway.state import GatewayState
 from shared import keys
 from shared.jobs import REPLAYABLE_STATES
 from shared.replay import replay_dead, replay_job
+from shared.sentry.redact import redact_json
 
 LIST_FIELDS = (
     "resource", "action", "issue_id", "state", "attempts", "received_at", "started_at", "finished_at",
@@ -88,6 +90,8 @@ async def get_job(request: Request) -> Response:
         return JSONResponse({"error": "not found"}, status_code=404)
     body = record.model_dump(mode="json")
     body["duration_s"] = record.duration_s
+    if record.payload is not None:  # a job not yet done (or dead) keeps its payload whole: mask it here
+        body["payload"] = json.loads(redact_json(record.payload))
     return JSONResponse(body)
 
 

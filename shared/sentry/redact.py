@@ -5,6 +5,7 @@ Pure and conservative: it is better to hide a harmless long hex string than to p
 
 from __future__ import annotations
 
+import json
 import re
 
 MASK = "[redacted]"
@@ -48,4 +49,18 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
 def redact(text: str) -> str:
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
+    return text
+
+
+def redact_json(value: object) -> str:
+    """`value` as JSON text with secrets masked, for what is kept after a job (records, findings).
+
+    The patterns keep JSON's quotes and structure; should a mask ever break it, the text is kept
+    as one redacted string rather than risk storing a secret.
+    """
+    text = redact(json.dumps(value, separators=(",", ":"), default=str))
+    try:
+        json.loads(text)
+    except ValueError:
+        return json.dumps(redact(str(value)))
     return text
