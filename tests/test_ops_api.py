@@ -31,7 +31,7 @@ async def ops_client(make_settings: Callable[..., Settings]) -> AsyncIterator[Op
         lifespan = app.router.lifespan_context(app)
         await lifespan.__aenter__()
         transport = httpx.ASGITransport(app=app, client=(peer, 40000))
-        client = httpx.AsyncClient(transport=transport, base_url="http://gw")
+        client = httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000")
         opened.append((lifespan, client))
         return client
 
@@ -220,6 +220,7 @@ async def test_with_a_token_bearer_or_cookie_and_never_echoed(ops_client: OpsCli
     swap = await client.get("/", params={"token": token})
     assert swap.status_code == 303 and swap.headers["location"] == "/"
     assert "httponly" in swap.headers["set-cookie"].lower()
+    assert token not in swap.headers["set-cookie"]  # the cookie is derived from the token
     page = await client.get("/")  # the cookie now opens the page and the API
     assert page.status_code == 200 and token not in page.text
     assert (await client.get("/api/stats")).status_code == 200
@@ -232,3 +233,19 @@ async def test_static_assets_are_served(ops_client: OpsClient, redis: Redis) -> 
     client = await ops_client()
     assert "textContent" in (await client.get("/static/dashboard.js")).text
     assert (await client.get("/static/dashboard.css")).status_code == 200
+
+
+async def test_without_a_token_rebinding_and_cross_site_posts_are_refused(ops_client: OpsClient, redis: Redis) -> None:
+    local = await ops_client()
+    # A page elsewhere whose name resolves to 127.0.0.1 (DNS rebinding) still sends its own Host.
+    assert (await local.get("/api/jobs", headers={"Host": "evil.example"})).status_code == 403
+    # A page elsewhere posting through the operator's browser sends its Origin.
+    forged = await local.post("/api/dead/replay", headers={"Origin": "https://evil.example"})
+    assert forged.status_code == 403
+    assert (await local.post("/api/dead/replay", headers={"Origin": "http://127.0.0.1:8000"})).status_code == 202
+
+
+async def test_the_page_sends_security_headers(ops_client: OpsClient, redis: Redis) -> None:
+    page = await (await ops_client()).get("/")
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY" and page.headers["x-content-type-options"] == "nosniff"

@@ -41,3 +41,12 @@ def test_secrets_and_emails_are_removed(text: str, gone: str) -> None:
 def test_ordinary_text_is_kept() -> None:
     text = "ReferenceError: blooopy is not defined at /runner line 3 (release 1764232abcdef0123456789abcdef01234567890)"
     assert redact(text) == text
+
+
+def test_a_private_key_under_a_secret_name_goes_whole() -> None:
+    text = '{"private_key": "-----BEGIN RSA PRIVATE KEY-----\\nMIIEsecretbody\\n-----END RSA PRIVATE KEY-----"}'
+    assert "MIIEsecretbody" not in redact(text)
+
+
+def test_upper_case_keys_are_masked_too() -> None:
+    assert redact('PASSWORD="Xy12345" Client_Secret: abcdef') == 'PASSWORD="[redacted]" Client_Secret: [redacted]'

@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from importlib.resources import files
 
-from jinja2 import StrictUndefined, Undefined
+from jinja2 import StrictUndefined, Template, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from shared.sentry.redact import redact
@@ -70,6 +70,12 @@ def _environment(strict: bool) -> SandboxedEnvironment:
     return env
 
 
+@lru_cache(maxsize=16)
+def _compiled(template: str) -> Template:
+    """Compiling a template costs far more than rendering it (it was most of a job's CPU)."""
+    return _environment(False).from_string(template)
+
+
 def render_comment(
     ctx: AnalysisContext,
     findings: list[Finding],
@@ -78,7 +84,7 @@ def render_comment(
     template: str | None = None,
 ) -> str:
     by_name = {f.handler: f for f in findings if f.error is None}
-    text = _environment(False).from_string(template or default_template()).render(
+    text = _compiled(template or default_template()).render(
         issue=ctx.issue,
         event=ctx.event,
         resource=ctx.resource,

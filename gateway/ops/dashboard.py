@@ -8,32 +8,49 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from gateway.ops.auth import COOKIE, refusal, token_matches
+from gateway.ops.auth import COOKIE, Denial, check, cookie_value, token_matches
 from gateway.state import GatewayState
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"), autoescape=select_autoescape()
 )
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+COOKIE_MAX_AGE_S = 30 * 24 * 3600
+
+
+def login(request: Request, offered: str) -> Response:
+    """`/?token=...`: trade the token for a cookie (derived from it, not it), and drop it from the URL."""
+    token = request.app.state.gateway.settings.dashboard_token
+    if token is None:
+        return RedirectResponse("/", status_code=303)
+    secret = token.get_secret_value()
+    if not token_matches(secret, offered):
+        return Denial(401, "unauthorized", "the token does not match RESPONDER_DASHBOARD_TOKEN").response()
+    response = RedirectResponse("/", status_code=303, headers={"Referrer-Policy": "no-referrer"})
+    response.set_cookie(
+        COOKIE, cookie_value(secret), max_age=COOKIE_MAX_AGE_S, httponly=True, samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return response
 
 
 async def page(request: Request) -> Response:
     state: GatewayState = request.app.state.gateway
-    secret = state.settings.dashboard_token
-    token = secret.get_secret_value() if secret else None
-    given = request.query_params.get("token")
-    if token is not None and given is not None:
-        # Trade the token in the URL for a cookie at once, so it is not left in history or logs.
-        if not token_matches(given, token):
-            return HTMLResponse("<h1>401</h1><p>Wrong dashboard token.</p>", status_code=401)
-        response = RedirectResponse("/", status_code=303)
-        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https")
-        return response
-    denied = refusal(request, token)
-    if denied is not None:
-        hint = (
-            "Open /?token=&lt;RESPONDER_DASHBOARD_TOKEN&gt; once." if token is not None
-            else "The dashboard answers on localhost only; set RESPONDER_DASHBOARD_TOKEN to open it to the network."
+    offered = request.query_params.get("token")
+    if offered is not None:
+        return login(request, offered)
+    denial = check(request)
+    if denial is not None:
+        return HTMLResponse(
+            f"<h1>{denial.status}</h1><p>{denial.detail}</p>", status_code=denial.status, headers=SECURITY_HEADERS
         )
-        return HTMLResponse(f"<h1>{denied.status_code}</h1><p>{hint}</p>", status_code=denied.status_code)
     html = TEMPLATES.get_template("dashboard.html").render(dry_run=state.settings.dry_run)
-    return HTMLResponse(html)
+    return HTMLResponse(html, headers=SECURITY_HEADERS)
