@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 
 import aiohttp
@@ -71,7 +71,14 @@ def storm_bodies(issue_ids: tuple[str, ...], secret: str) -> list[tuple[bytes, s
 
 
 async def post_storm(url: str, bodies: list[tuple[bytes, str]], count: int, seconds: float) -> list[float]:
-    """Post `count` deliveries at a fixed rate over `seconds`; the latency of each 202, in s."""
+    return await post_at_rate(url, lambda n: (*bodies[n % len(bodies)], "error"), count, seconds)
+
+
+async def post_at_rate(
+    url: str, make: Callable[[int], tuple[bytes, str, str]], count: int, seconds: float
+) -> list[float]:
+    """Post `count` signed deliveries at a fixed rate over `seconds`, each with its own
+    Request-ID; `make(n)` gives the n-th body, signature and resource. The latency of each 202, in s."""
     latencies: list[float] = []
     failures: list[str] = []
     timestamp = str(int(time.time()))
@@ -80,9 +87,9 @@ async def post_storm(url: str, bodies: list[tuple[bytes, str]], count: int, seco
     async with aiohttp.ClientSession(connector=connector) as session:
 
         async def send(n: int) -> None:
-            body, signature = bodies[n % len(bodies)]
+            body, signature, resource = make(n)
             headers = {
-                "Content-Type": "application/json", "Sentry-Hook-Resource": "error",
+                "Content-Type": "application/json", "Sentry-Hook-Resource": resource,
                 "Sentry-Hook-Timestamp": timestamp, "Sentry-Hook-Signature": signature,
                 "Request-ID": f"{run}-{n:06d}",
             }
@@ -127,7 +134,7 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 @contextlib.contextmanager
-def system(redis_url: str, secret: str) -> Iterator[tuple[str, str]]:
+def system(redis_url: str, secret: str, extra_env: dict[str, str] | None = None) -> Iterator[tuple[str, str]]:
     """Stand-in, gateway and one worker, as `sentry-responder` runs them; yields both URLs."""
     with (
         tempfile.TemporaryDirectory(prefix="storm-spool-") as spool_dir,
@@ -137,7 +144,7 @@ def system(redis_url: str, secret: str) -> Iterator[tuple[str, str]]:
             "SENTRY_CLIENT_SECRET": secret, "REDIS_URL": redis_url, "SENTRY_BASE_URL": standin + "/api/0/",
             "SENTRY_AUTH_TOKEN": DEMO_TOKEN, "SENTRY_ORGANIZATION": "demo-org",
             "RESPONDER_LOG_LEVEL": "WARNING", "RESPONDER_LOG_FORMAT": "json",
-            "RESPONDER_SPOOL_DIR": spool_dir,
+            "RESPONDER_SPOOL_DIR": spool_dir, "RESPONDER_WORKER_METRICS_PORT": "0", **(extra_env or {}),
         }
         with harness.uvicorn("gateway.app:app_from_env", env, core=0) as gateway, harness.process(
             [sys.executable, "-m", "cli.main", "worker"], env

@@ -14,6 +14,7 @@ fi
 if [ "$extra" = test ]; then
   command -v chromium >/dev/null 2>&1 || packages+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || packages+=(chromium-driver)
+  command -v wrk >/dev/null 2>&1 || packages+=(wrk)  # the gateway benchmark's load generator
 fi
 if [ ${#packages[@]} -gt 0 ]; then
   echo "bootstrap: installing ${packages[*]} from the system's packages" >&2
