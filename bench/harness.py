@@ -143,8 +143,10 @@ function request()
 end
 
 if delay_ms > 0 then
-  -- Fixed-rate mode: each connection waits its share of the interval between requests.
-  function delay() return delay_ms end
+  -- Fixed-rate mode: each connection waits its share of the interval between requests, drawn
+  -- from an exponential distribution (independent arrivals, as deliveries from Sentry are);
+  -- a constant wait would march every connection in step and measure its own bursts.
+  function delay() return math.floor(-math.log(1 - math.random()) * delay_ms) end
 end
 
 function response(status, headers, body)

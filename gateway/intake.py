@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from gateway.signature import SignatureFailure, check_timestamp, verify_signature
@@ -71,6 +72,15 @@ def verify(
     return Rejection(401, failure.value, _SIGNATURE_DETAIL[failure])
 
 
+def parse_json(body: bytes) -> object:
+    """orjson first (the stdlib parser was a fifth of the gateway's CPU); the stdlib for what
+    orjson refuses and Python accepts (NaN, integers beyond 64 bits), so both accept the same."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
+
+
 def take(
     body: bytes,
     headers: Mapping[str, str],
@@ -88,7 +98,7 @@ def take(
         delivery = Delivery(id=delivery_key, resource=resource, action="", received_at=now_s)
         return Intake(delivery, actionable=False, reason="empty body")
     try:
-        payload = json.loads(body)
+        payload = parse_json(body)
     except (ValueError, RecursionError):
         return Rejection(400, "invalid_json", "body is not valid UTF-8 JSON")
     if not isinstance(payload, dict):

@@ -6,7 +6,6 @@ client secret. Verifying the raw bytes (never re-serialized JSON) is what makes 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 from collections.abc import Sequence
@@ -26,7 +25,7 @@ HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 def sign(body: bytes, secret: str) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.digest(secret.encode(), body, "sha256").hex()  # one C call, no HMAC object
 
 
 def verify_signature(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import orjson
 import structlog
 from redis.exceptions import RedisError
 from starlette.requests import ClientDisconnect, Request
@@ -106,7 +107,7 @@ def accepted(state: GatewayState, intake: Intake, taken: Taken) -> Response:
     body = {"id": delivery.id, "status": status}
     if taken.coalesced_into:
         body["coalesced_into"] = taken.coalesced_into
-    return JSONResponse(body, status_code=202)
+    return Response(orjson.dumps(body), status_code=202, media_type="application/json")
 
 
 async def spool(state: GatewayState, intake: Intake) -> Response:

@@ -9,12 +9,12 @@ than one Redis round trip per request.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from arq.constants import job_key_prefix, retry_key_prefix
 from arq.jobs import serialize_job
 from redis.asyncio import Redis
@@ -28,11 +28,11 @@ JOB_EXPIRES_S = 7 * 24 * 3600
 
 
 def serialize(data: dict[str, Any]) -> bytes:
-    return json.dumps(data, separators=(",", ":")).encode()
+    return orjson.dumps(data)
 
 
 def deserialize(raw: bytes) -> dict[str, Any]:
-    result: dict[str, Any] = json.loads(raw)
+    result: dict[str, Any] = orjson.loads(raw)
     return result
 
 
@@ -150,7 +150,7 @@ class DeliveryQueue:
         }
         job = serialize_job(PROCESS_DELIVERY, (delivery.id,), {}, None, now_ms, serializer=serialize)
         present = {name: value for name, value in meta.items() if value is not None}  # no cjson.null
-        return [json.dumps(present, separators=(",", ":")), delivery.to_json(item.raw_body), job]
+        return [orjson.dumps(present), delivery.to_json(item.raw_body), job]
 
     async def submit_many(self, items: Sequence[Intake]) -> list[Taken]:
         """Take many deliveries in one round trip."""
