@@ -28,12 +28,14 @@ def run(smoke: bool) -> dict[str, object]:
             load_core = procs % harness.CORES
             with harness.uvicorn("bench.ceiling:app", env, procs) as url:
                 ceiling = harness.wrk(url, duration_s, connections, load_core, bodies)
-            with harness.uvicorn("gateway.app:app_from_env", env, procs) as url:
+            pids: list[int] = []
+            with harness.uvicorn("gateway.app:app_from_env", env, procs, pids=pids) as url:
                 gateway = harness.wrk(url, duration_s, connections, load_core, bodies)
                 half = harness.wrk(
                     url, duration_s, connections, load_core, bodies,
                     rate_per_s=gateway.requests_per_s / 2,
                 )
+                rss = harness.rss_mb(pids[0])
             ratio = gateway.requests_per_s / ceiling.requests_per_s
             for name, result in (("ceiling", ceiling), ("gateway", gateway), ("gateway @ half", half)):
                 rows.append((
@@ -43,8 +45,9 @@ def run(smoke: bool) -> dict[str, object]:
                 ))
             figures[f"procs_{procs}"] = {
                 "ceiling": asdict(ceiling), "gateway": asdict(gateway), "half_rate": asdict(half),
-                "ratio": round(ratio, 3),
+                "ratio": round(ratio, 3), "gateway_peak_rss_mb": round(rss, 1),
             }
+            print(f"gateway peak RSS with {procs} process(es): {rss:.0f} MB")
     print(harness.table(rows))
     print(f"results appended to {harness.record('gateway', figures, smoke)}")
     return figures

@@ -75,8 +75,11 @@ def wait_http(url: str, timeout_s: float = 20.0) -> None:
 
 
 @contextlib.contextmanager
-def uvicorn(factory: str, env: Mapping[str, str], workers: int = 1, core: int = 0) -> Iterator[str]:
-    """Serve an app factory on a free port; the server processes share the given core set."""
+def uvicorn(
+    factory: str, env: Mapping[str, str], workers: int = 1, core: int = 0, pids: list[int] | None = None
+) -> Iterator[str]:
+    """Serve an app factory on a free port; the server processes share the given core set.
+    `pids` receives the server's process id (its children are its workers), for memory figures."""
     port = free_port()
     cores = ",".join(str(c % CORES) for c in range(core, core + workers)) if CORES > 1 else ""
     prefix = ["taskset", "-c", cores] if cores and shutil.which("taskset") else []
@@ -85,7 +88,9 @@ def uvicorn(factory: str, env: Mapping[str, str], workers: int = 1, core: int = 
         "--port", str(port), "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
         "--no-access-log", "--log-level", "warning",
     ]
-    with process(args, env):
+    with process(args, env) as proc:
+        if pids is not None:
+            pids.append(proc.pid)
         wait_http(f"http://127.0.0.1:{port}/healthz")
         yield f"http://127.0.0.1:{port}"
 
