@@ -76,8 +76,14 @@ def check_config() -> None:
     except RulesError as exc:
         problems.append(str(exc))
         rules = None
-    mode = "internal integration (SENTRY_AUTH_TOKEN)" if settings.auth_token else "no Sentry token"
+    mode = {
+        "internal": "internal integration (SENTRY_AUTH_TOKEN)",
+        "public": "public integration (SENTRY_CLIENT_ID; installation tokens encrypted with RESPONDER_TOKEN_KEY)",
+        "payload-only": "no Sentry token: analysis from the payload only, dry run",
+    }[settings.mode]
     console.print(f"mode:          {mode}")
+    if settings.mode == "public":
+        console.print(f"installations: {_installations(settings)}")
     console.print(f"organization:  {settings.organization or '-'}")
     console.print(f"Sentry API:    {settings.base_url}")
     console.print(f"dry run:       {'yes' if settings.dry_run else 'no'}")
@@ -89,6 +95,28 @@ def check_config() -> None:
     for problem in problems:
         console.print(f"[red]error:[/] {problem}")
     raise typer.Exit(2 if problems else 0)
+
+
+def _installations(settings: Settings) -> str:
+    """The organizations installed, read from Redis (if it answers)."""
+    import redis as sync_redis
+
+    from shared import keys
+
+    try:
+        orgs = sync_redis.Redis.from_url(settings.redis_url, socket_timeout=2).hkeys(keys.INSTALLATIONS_BY_ORG)
+    except sync_redis.RedisError as exc:
+        return f"unknown (Redis: {type(exc).__name__})"
+    names = sorted(o.decode() for o in orgs)
+    return f"{len(names)}" + (f" ({', '.join(names)})" if names else "")
+
+
+@app.command("new-token-key")
+def new_token_key() -> None:
+    """Print a new key for RESPONDER_TOKEN_KEY (to rotate: put it first, keep the old one after it)."""
+    from cryptography.fernet import Fernet
+
+    print(Fernet.generate_key().decode())
 
 
 @app.command("send-test")

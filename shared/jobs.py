@@ -59,6 +59,7 @@ class JobRecord(BaseModel):
     action: str
     state: JobState
     issue_id: str | None = None
+    installation: str | None = None  # the public integration's installation it came through
     received_at: float
     updated_at: float
     started_at: float | None = None

@@ -7,6 +7,7 @@ PREFIX = "responder:"
 JOBS_BY_TIME = PREFIX + "jobs"  # zset: delivery id -> received at (s)
 DEAD_LETTER = PREFIX + "dead"  # zset: delivery id -> died at (s)
 WORKER_HEARTBEATS = PREFIX + "workers"  # hash: worker name -> last heartbeat (s)
+INSTALLATIONS_BY_ORG = PREFIX + "installations"  # hash: organization slug -> installation uuid
 ISSUE = PREFIX + "issue:"  # per-issue keys below; the intake script builds them the same way
 
 
@@ -61,3 +62,18 @@ def own_write(issue_id: str) -> str:
 
 def rate_limit(scope: str) -> str:
     return f"{PREFIX}ratelimit:{scope}"
+
+
+def installation(uuid: str) -> str:
+    """Hash: a public integration's installation: organization, installed at, sealed tokens."""
+    return f"{PREFIX}installation:{uuid}"
+
+
+def installation_removed(uuid: str) -> str:
+    """String with expiry: this installation was removed; its queued jobs are skipped."""
+    return f"{PREFIX}installation:{uuid}:removed"
+
+
+def installation_lock(uuid: str) -> str:
+    """Lock: one worker at a time refreshes an installation's tokens."""
+    return f"{PREFIX}lock:installation:{uuid}"

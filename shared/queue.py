@@ -71,6 +71,7 @@ end
 redis.call('HSET', record, 'id', id, 'resource', m.resource, 'action', m.action,
   'state', state, 'received_at', m.received_at, 'updated_at', m.updated_at)
 if m.issue_id then redis.call('HSET', record, 'issue_id', m.issue_id) end
+if m.installation then redis.call('HSET', record, 'installation', m.installation) end
 if into ~= '' then
   -- folded into a job that carries the same issue: its payload is not needed (nor kept: in a
   -- storm it would be most of Redis's memory, and it may hold event data)
@@ -137,6 +138,7 @@ class DeliveryQueue:
             "resource": delivery.resource,
             "action": delivery.action,
             "issue_id": delivery.issue_id,
+            "installation": delivery.installation_uuid,
             "received_at": repr(delivery.received_at),
             "updated_at": repr(now_s),
             "actionable": item.actionable,

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     organization: str | None = Field(None, validation_alias=_env("SENTRY_ORGANIZATION"))
     base_url: str = Field(DEFAULT_BASE_URL, validation_alias=_env("SENTRY_BASE_URL"))
     client_id: str | None = Field(None, validation_alias=_env("SENTRY_CLIENT_ID"))
+    # Public integrations: installation tokens are stored encrypted with this key (Fernet keys,
+    # comma-separated for rotation: the first encrypts, all decrypt).
+    token_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("RESPONDER_TOKEN_KEY")
+    )
     sentry_timeout_s: float = Field(10.0, gt=0, validation_alias=_env("SENTRY_TIMEOUT_S"))
     sentry_rate_limit_per_min: int = Field(
         100, gt=0, validation_alias=_env("RESPONDER_SENTRY_RATE_LIMIT_PER_MIN")
@@ -74,6 +79,7 @@ class Settings(BaseSettings):
     # --- Worker
     dry_run_setting: bool | None = Field(None, validation_alias=_env("RESPONDER_DRY_RUN"))
     rules_path: Path | None = Field(None, validation_alias=_env("RESPONDER_RULES"))
+    rules_dir: Path | None = Field(None, validation_alias=_env("RESPONDER_RULES_DIR"))  # <org-slug>.yaml
     max_jobs: int = Field(20, gt=0, validation_alias=_env("RESPONDER_WORKER_CONCURRENCY"))
     worker_metrics_port: int = Field(9101, ge=0, le=65535, validation_alias=_env("RESPONDER_WORKER_METRICS_PORT"))
     max_tries: int = Field(5, ge=1, validation_alias=_env("RESPONDER_MAX_TRIES"))
@@ -100,7 +106,7 @@ class Settings(BaseSettings):
         "INFO", validation_alias=_env("RESPONDER_LOG_LEVEL")
     )
 
-    @field_validator("client_secrets", mode="before")
+    @field_validator("client_secrets", "token_keys", mode="before")
     @classmethod
     def _split_secrets(cls, value: object) -> object:
         if isinstance(value, str):
@@ -127,15 +133,25 @@ class Settings(BaseSettings):
         return value.upper() if isinstance(value, str) else value
 
     @property
+    def mode(self) -> Literal["internal", "public", "payload-only"]:
+        """How the worker gets Sentry tokens: one internal-integration token, installations of a
+        public integration (a client id and a key to store their tokens), or none at all."""
+        if self.auth_token is not None:
+            return "internal"
+        if self.client_id and self.token_keys and self.client_secrets:
+            return "public"
+        return "payload-only"
+
+    @property
     def dry_run(self) -> bool:
         """Dry-run unless told otherwise when there is no token to write with."""
         if self.dry_run_setting is None:
-            return self.auth_token is None
+            return self.mode == "payload-only"
         return self.dry_run_setting
 
     def secret_values(self) -> list[str]:
         """Every secret this process holds, for log scrubbing."""
-        values = [s.get_secret_value() for s in self.client_secrets]
+        values = [s.get_secret_value() for s in (*self.client_secrets, *self.token_keys)]
         for secret in (self.auth_token, self.dashboard_token):
             if secret is not None:
                 values.append(secret.get_secret_value())
@@ -150,6 +166,21 @@ class Settings(BaseSettings):
     def require_sentry(self) -> None:
         if self.auth_token is not None and not self.organization:
             raise SettingsError("SENTRY_ORGANIZATION: required when SENTRY_AUTH_TOKEN is set")
+        if self.client_id and self.auth_token is None and not self.token_keys:
+            raise SettingsError(
+                "RESPONDER_TOKEN_KEY: required with SENTRY_CLIENT_ID, to store installation tokens encrypted"
+            )
+        if self.token_keys:
+            from cryptography.fernet import Fernet
+
+            for key in self.token_keys:
+                try:
+                    Fernet(key.get_secret_value().encode())
+                except ValueError:
+                    raise SettingsError(
+                        "RESPONDER_TOKEN_KEY: not a Fernet key (32 url-safe base64 bytes; "
+                        "make one with `sentry-responder new-token-key`)"
+                    ) from None
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -102,7 +102,7 @@ async def client_for(
         app = create_app(make_settings(**overrides))
         lifespan = app.router.lifespan_context(app)
         await lifespan.__aenter__()
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw")
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000")
         stack.append((lifespan, client))
         return client
 

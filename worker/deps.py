@@ -8,11 +8,11 @@ from redis.asyncio import Redis
 
 from shared.jobstore import JobStore
 from shared.queue import DeliveryQueue
-from shared.sentry.client import SentryClient
 from shared.settings import Settings
 from worker.analysis.registry import HandlerRegistry
 from worker.metrics import WorkerMetrics
 from worker.rules import Rules
+from worker.sentry_clients import SentryClients
 
 
 @dataclass
@@ -21,11 +21,15 @@ class WorkerDeps:
     redis: Redis
     store: JobStore
     queue: DeliveryQueue
-    client: SentryClient | None  # None: no token, analysis from the payload only (dry-run)
+    clients: SentryClients  # none configured: no token, analysis from the payload only (dry-run)
     registry: HandlerRegistry
     rules: Rules
+    rules_by_org: dict[str, Rules] = field(default_factory=dict)  # RESPONDER_RULES_DIR/<org>.yaml
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
 
     @property
     def dry_run(self) -> bool:
-        return self.settings.dry_run or self.client is None
+        return self.settings.dry_run or not self.clients.configured
+
+    def rules_for(self, organization: str | None) -> Rules:
+        return self.rules_by_org.get(organization or "", self.rules)

@@ -21,8 +21,9 @@ from shared import keys
 from shared.jobs import Delivery, JobState
 from shared.jobstore import RawJSON
 from shared.queue import ACTIVE_TTL_S, coalesce_kind, release_issue
+from shared.sentry.installs import NotInstalled
 from shared.sentry.redact import redact_json
-from shared.webhooks import MetricAlertWebhook, parse_webhook
+from shared.webhooks import InstallationWebhook, MetricAlertWebhook, parse_webhook
 from worker.actions import Plan
 from worker.analysis.base import AnalysisContext, Finding
 from worker.analysis.registry import run_handlers
@@ -125,8 +126,14 @@ async def keep_issue_active(deps: WorkerDeps, delivery: Delivery) -> None:
 
 async def budget_wait(deps: WorkerDeps, delivery: Delivery) -> float | None:
     """Seconds deferrable work should wait for the shared Sentry budget, None to go now."""
-    limiter = deps.client.limiter if deps.client is not None and not deps.dry_run else None
-    if limiter is None or delivery.issue_id is None:
+    if deps.dry_run or delivery.issue_id is None:
+        return None
+    try:
+        client = await deps.clients.for_delivery(delivery)
+    except NotInstalled:
+        return None  # the job itself records why
+    limiter = client.limiter if client is not None else None
+    if limiter is None:
         return None
     if priority_of(delivery, deliveries_for_issue=2) is not Priority.DEFERRABLE:
         return None  # cheap check first: only repeated error deliveries ever wait
@@ -147,6 +154,11 @@ async def _dead(deps: WorkerDeps, delivery: Delivery, attempt: int, error: str) 
 
 async def handle(deps: WorkerDeps, delivery: Delivery, retried: bool) -> Outcome:
     envelope = parse_webhook(delivery.resource, delivery.body)
+    if isinstance(envelope, InstallationWebhook):
+        return await installation_changed(deps, envelope)
+    store = deps.clients.store
+    if store is not None and delivery.installation_uuid and await store.removed(delivery.installation_uuid):
+        return Outcome(JobState.SKIPPED, reason="the integration was uninstalled from this organization")
     if isinstance(envelope, MetricAlertWebhook):
         # A metric alert names no issue: record what fired, there is nothing to write back to.
         return Outcome(JobState.SUCCEEDED, [metric_alert_finding(envelope)], reason="metric alert")
@@ -154,20 +166,44 @@ async def handle(deps: WorkerDeps, delivery: Delivery, retried: bool) -> Outcome
         return Outcome(JobState.SKIPPED, reason=f"{delivery.resource} delivery names no issue")
     if delivery.resource == "issue" and await deps.redis.exists(keys.own_write(delivery.issue_id)):
         return Outcome(JobState.SKIPPED, reason="echo of the responder's own write-back")
+    client = await deps.clients.for_delivery(delivery)
+    rules = deps.rules_for(client.organization if client is not None else None)
     async with issue_lock(deps, delivery.issue_id):
         cache = FetchCache(deps.redis, deps.settings.cache_ttl_s)
-        issue, event = await fetch_issue_and_event(delivery, deps.client, cache)
+        issue, event = await fetch_issue_and_event(delivery, client, cache)
         ctx = AnalysisContext(
             resource=envelope.resource, action=envelope.action, issue=issue, event=event,
-            now=now(), options=deps.rules.options(),
+            now=now(), options=rules.options(),
         )
         findings = run_handlers(deps.registry, ctx)
-        plan = build_plan(ctx, findings, deps.rules)
-        if deps.dry_run or deps.client is None:
+        plan = build_plan(ctx, findings, rules)
+        if deps.dry_run or client is None:
             return Outcome(JobState.SUCCEEDED, findings, plan, reason="dry run: plan recorded only")
-        writer = WriteBack(deps.client, deps.redis, deps.settings.dedup_ttl_s)
+        writer = WriteBack(client, deps.redis, deps.settings.dedup_ttl_s)
         results = await writer.execute(plan, issue, delivery.id, retried)
         return Outcome(JobState.SUCCEEDED, findings, plan, results)
+
+
+async def installation_changed(deps: WorkerDeps, envelope: InstallationWebhook) -> Outcome:
+    """A public integration was installed (trade the grant code for tokens) or uninstalled
+    (forget its tokens; its queued jobs are then skipped)."""
+    tokens = deps.clients.tokens
+    installation = envelope.data.installation
+    if tokens is None:
+        return Outcome(JobState.SKIPPED, reason="installations are managed only as a public integration")
+    organization = str(installation.organization.get("slug") or "")
+    if envelope.action == "created":
+        if not installation.code or not organization:
+            return Outcome(JobState.FAILED, reason="installation.created without a grant code or organization")
+        await tokens.install(installation.uuid, installation.code, organization)
+        summary = f"installed for organization {organization}; tokens stored encrypted"
+    else:
+        organization = await tokens.store.remove(installation.uuid, deps.settings.dedup_ttl_s) or organization
+        await deps.clients.forget(installation.uuid)
+        summary = f"uninstalled from organization {organization}; tokens deleted, its queued jobs skipped"
+    finding = Finding(handler="installation", summary=summary,
+                      data={"action": envelope.action, "organization": organization, "uuid": installation.uuid})
+    return Outcome(JobState.SUCCEEDED, [finding], reason=summary)
 
 
 @asynccontextmanager

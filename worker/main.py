@@ -9,22 +9,28 @@ import socket
 import time
 from typing import Any
 
+import httpx
 import structlog
 from arq import Worker
 from arq.connections import RedisSettings
 from arq.worker import func
+from redis.asyncio import Redis
 
 from shared import keys
+from shared.installations import InstallationStore, TokenCipher
 from shared.jobstore import JobStore
 from shared.logging import configure_logging
 from shared.queue import PROCESS_DELIVERY, DeliveryQueue, deserialize, serialize
 from shared.sentry.client import SentryClient
+from shared.sentry.installs import InstallationAuth, InstallationTokens
+from shared.sentry.ratelimit import RedisRateLimiter
 from shared.settings import Settings
 from worker.analysis.registry import default_registry
 from worker.deps import WorkerDeps
 from worker.job import process_delivery
 from worker.metrics import WorkerMetrics
 from worker.rules import Rules, load_rules
+from worker.sentry_clients import SentryClients
 
 log = structlog.get_logger("worker.main")
 
@@ -40,23 +46,50 @@ def worker_name() -> str:
 async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     redis = ctx["redis"]
-    rules = load_rules(settings.rules_path) if settings.rules_path else Rules.default()
     metrics = WorkerMetrics()
-    client = (
-        SentryClient.from_settings(settings, redis, transport=ctx.get("sentry_transport"), on_call=metrics.on_call)
-        if settings.auth_token
-        else None
-    )
-    if client is not None:
-        metrics.watch(client)
-    metrics.serve(settings.worker_metrics_port)
     ctx["deps"] = WorkerDeps(
-        settings=settings, redis=redis, store=JobStore(redis), client=client,
+        settings=settings, redis=redis, store=JobStore(redis),
         queue=DeliveryQueue(redis, settings.queue_name, settings.dedup_ttl_s),
-        registry=default_registry(), rules=rules, metrics=metrics,
+        clients=sentry_clients(settings, redis, metrics, ctx.get("sentry_transport")),
+        registry=default_registry(),
+        rules=load_rules(settings.rules_path) if settings.rules_path else Rules.default(),
+        rules_by_org={p.stem: load_rules(p) for p in sorted(settings.rules_dir.glob("*.yaml"))}
+        if settings.rules_dir else {},
+        metrics=metrics,
     )
+    metrics.serve(settings.worker_metrics_port)
     ctx["heartbeat"] = asyncio.create_task(heartbeat(ctx["deps"], worker_name()))
-    log.info("worker_started", dry_run=ctx["deps"].dry_run, sentry=client is not None)
+    log.info("worker_started", dry_run=ctx["deps"].dry_run, mode=settings.mode)
+
+
+def sentry_clients(
+    settings: Settings, redis: Redis, metrics: WorkerMetrics, transport: httpx.AsyncBaseTransport | None
+) -> SentryClients:
+    """The internal integration's client, or the means to make one per installation."""
+    if settings.mode == "internal":
+        client = SentryClient.from_settings(settings, redis, transport=transport, on_call=metrics.on_call)
+        metrics.watch(client)
+        return SentryClients(default=client)
+    if settings.mode != "public":
+        return SentryClients()
+    assert settings.client_id is not None
+    store = InstallationStore(redis, TokenCipher(settings.token_keys))
+    tokens = InstallationTokens(
+        store, redis, settings.base_url, settings.client_id, settings.client_secrets[0].get_secret_value(),
+        transport=transport,
+    )
+
+    def make(uuid: str, organization: str) -> SentryClient:
+        client = SentryClient(
+            settings.base_url, None, organization, auth=InstallationAuth(tokens, uuid), transport=transport,
+            limiter=RedisRateLimiter(redis, f"org:{organization}", settings.sentry_rate_limit_per_min),
+            timeout_s=settings.sentry_timeout_s, max_in_flight=settings.sentry_max_in_flight,
+            on_call=metrics.on_call,
+        )
+        metrics.watch(client)
+        return client
+
+    return SentryClients(tokens=tokens, make=make)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
@@ -68,8 +101,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
             await task
     if deps is not None:
         await deps.redis.hdel(keys.WORKER_HEARTBEATS, worker_name())  # type: ignore[misc]
-        if deps.client is not None:
-            await deps.client.aclose()
+        await deps.clients.aclose()
 
 
 async def heartbeat(deps: WorkerDeps, name: str) -> None:

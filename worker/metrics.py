@@ -20,19 +20,19 @@ log = structlog.get_logger("worker.metrics")
 
 
 class RateLimitWaits(Collector):
-    """The client counts its waits for the shared budget; read them at scrape time."""
+    """Each client counts its waits for the shared budget; summed at scrape time."""
 
-    def __init__(self, client: SentryClient) -> None:
-        self._client = client
+    def __init__(self) -> None:
+        self.clients: list[SentryClient] = []
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         yield CounterMetricFamily(
             "responder_sentry_rate_limit_waits", "Sentry calls that waited for the shared budget",
-            value=self._client.rate_limit_waits,
+            value=sum(c.rate_limit_waits for c in self.clients),
         )
         yield CounterMetricFamily(
             "responder_sentry_rate_limit_wait_seconds", "Time spent waiting for the shared budget",
-            value=self._client.rate_limit_wait_s,
+            value=sum(c.rate_limit_wait_s for c in self.clients),
         )
 
 
@@ -54,6 +54,8 @@ class WorkerMetrics:
         self.sentry_seconds = Histogram(
             "responder_sentry_call_seconds", "Latency of Sentry's API by endpoint", ["endpoint"], registry=r,
         )
+        self._waits = RateLimitWaits()
+        r.register(self._waits)
         self.budget_deferrals = Counter(
             "responder_budget_deferrals", "Jobs put back on the queue to wait for Sentry budget", registry=r,
         )
@@ -63,7 +65,7 @@ class WorkerMetrics:
         self.sentry_seconds.labels(endpoint).observe(seconds)
 
     def watch(self, client: SentryClient) -> None:
-        self.registry.register(RateLimitWaits(client))
+        self._waits.clients.append(client)
 
     def serve(self, port: int, host: str = "0.0.0.0") -> bool:
         """Serve /metrics; another worker on this host may hold the port, which is not fatal."""

@@ -18,7 +18,7 @@ from shared.replay import replay_dead, replay_job
 from shared.sentry.redact import redact_json
 
 LIST_FIELDS = (
-    "resource", "action", "issue_id", "state", "attempts", "received_at", "started_at", "finished_at",
+    "resource", "action", "issue_id", "installation", "state", "attempts", "received_at", "started_at", "finished_at",
     "coalesced", "coalesced_into", "reason", "error", "replays",
 )
 STATS_FIELDS = ("resource", "state", "received_at", "finished_at")
@@ -59,6 +59,11 @@ async def list_jobs(request: Request) -> Response:
     except ValidationError as exc:
         return bad_request(exc)
     store = _state(request).store
+    if query.organization is not None:  # an organization is known by its installation
+        uuid = await _state(request).redis.hget(keys.INSTALLATIONS_BY_ORG, query.organization)  # type: ignore[misc]
+        if uuid is None:
+            return JSONResponse({"jobs": [], "next_cursor": None})
+        query = query.model_copy(update={"installation": uuid.decode()})
     position = decode_cursor(query.cursor) if query.cursor else None
     items: list[dict[str, object]] = []
     looked = 0
@@ -129,8 +134,12 @@ async def stats(request: Request) -> Response:
          for k, v in beats.items()),
         key=lambda w: str(w["name"]),
     )
+    organizations = await redis.hgetall(keys.INSTALLATIONS_BY_ORG)  # type: ignore[misc]
     return JSONResponse({
         "now": now_s,
+        "mode": state.settings.mode,
+        "organizations": sorted(k.decode() for k in organizations) if state.settings.mode == "public"
+        else [state.settings.organization] if state.settings.organization else [],
         "counts": await state.store.count_by_state(),
         "queue_depth": await state.queue.depth(),
         "dead_letters": int(await redis.zcard(keys.DEAD_LETTER)),

@@ -52,5 +52,8 @@ async def page(request: Request) -> Response:
         return HTMLResponse(
             f"<h1>{denial.status}</h1><p>{denial.detail}</p>", status_code=denial.status, headers=SECURITY_HEADERS
         )
-    html = TEMPLATES.get_template("dashboard.html").render(dry_run=state.settings.dry_run)
+    mode = {"internal": "internal integration", "public": "public integration", "payload-only": "no Sentry token"}
+    html = TEMPLATES.get_template("dashboard.html").render(
+        dry_run=state.settings.dry_run, mode=mode[state.settings.mode]
+    )
     return HTMLResponse(html, headers=SECURITY_HEADERS)

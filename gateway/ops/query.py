@@ -19,6 +19,8 @@ class JobQuery(BaseModel):
     state: JobState | None = None
     resource: str | None = Field(None, max_length=64)  # "issue" or "issue.created"
     issue_id: str | None = Field(None, max_length=64)
+    installation: str | None = Field(None, max_length=64)  # a public integration's installation uuid
+    organization: str | None = Field(None, max_length=100)  # its organization (resolved to the uuid)
     since: float | None = Field(None, ge=0)  # epoch seconds, on the time received
     until: float | None = Field(None, ge=0)
     limit: int = Field(50, ge=1, le=200)
@@ -37,6 +39,8 @@ class JobQuery(BaseModel):
         ):
             return False
         if self.issue_id is not None and row.get("issue_id") != self.issue_id:
+            return False
+        if self.installation is not None and row.get("installation") != self.installation:
             return False
         received = float(row.get("received_at") or 0)
         if self.since is not None and received < self.since:

@@ -110,9 +110,10 @@ class SentryClient:
     def __init__(
         self,
         base_url: str,
-        token: str,
+        token: str | None,
         organization: str,
         *,
+        auth: httpx.Auth | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         limiter: RateLimiter | None = None,
         timeout_s: float = 10.0,
@@ -124,10 +125,11 @@ class SentryClient:
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.organization = organization
+        # A fixed token (internal integration) or `auth`, which picks a public integration's
+        # installation token per request and keeps it fresh (shared/sentry/installs.py).
+        headers = {"User-Agent": UA} | ({"Authorization": f"Bearer {token}"} if token else {})
         self._http = httpx.AsyncClient(
-            base_url=base_url,
-            headers={"Authorization": f"Bearer {token}", "User-Agent": UA},
-            timeout=timeout_s,
+            base_url=base_url, headers=headers, auth=auth, timeout=timeout_s,
             transport=transport or default_transport(),
         )
         self._limiter = limiter

@@ -94,6 +94,8 @@ function query() {
   const params = new URLSearchParams({ limit: "50" });
   const state = $("#state-filter").value;
   const issue = $("#issue-filter").value.trim();
+  const org = $("#org-filter").value;
+  if (org) params.set("organization", org);
   if (state) params.set("state", state);
   if (issue) params.set("issue_id", issue);
   return params;
@@ -138,6 +140,16 @@ function renderWorkers(workers) {
     el("li", {}, el("span", { class: w.alive ? "dot" : "dot stale" }), w.name, el("span", { class: "muted" }, ` · seen ${w.age_s} s ago`)));
   $("#workers").replaceChildren(...(items.length ? items : [el("li", { class: "muted" }, "No worker has reported in.")]));
   $("#worker-count").textContent = workers.filter((w) => w.alive).length;
+}
+
+function renderOrganizations(mode, organizations) {
+  // A public integration serves several organizations: offer a filter once there is a choice.
+  const select = $("#org-filter");
+  select.hidden = mode !== "public" || organizations.length === 0;
+  const known = new Set([...select.options].map((o) => o.value));
+  for (const org of organizations) {
+    if (!known.has(org)) select.append(el("option", { value: org }, org));
+  }
 }
 
 function section(title, ...content) {
@@ -198,6 +210,7 @@ async function refresh() {
     renderCounts(stats.counts);
     renderChart(stats.last_hour);
     renderWorkers(stats.workers);
+    renderOrganizations(stats.mode, stats.organizations);
     $("#queue-depth").textContent = stats.queue_depth;
     $("#spool-depth").textContent = stats.spool_depth;
     $("#dead-count").textContent = stats.dead_letters;
@@ -214,6 +227,7 @@ async function refresh() {
 
 $("#state-filter").addEventListener("change", refresh);
 $("#issue-filter").addEventListener("change", refresh);
+$("#org-filter").addEventListener("change", refresh);
 $("#more").addEventListener("click", loadOlder);
 $("#replay-all").addEventListener("click", async () => {
   await api("/api/dead/replay", { method: "POST" });
