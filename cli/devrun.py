@@ -30,9 +30,6 @@ def records(redis: SyncRedis, ids: list[str]) -> list[JobRecord]:
 
 
 def run_dev(port: int, demo: bool, exit_after_demo: bool, console: Console) -> int:
-    from cli.demo import demo_deliveries, post
-    from cli.main import jobs_table
-
     env: dict[str, str] = {
         "RESPONDER_LOG_FORMAT": os.environ.get("RESPONDER_LOG_FORMAT", "console"),
         # The live table shows progress; the processes speak up only for warnings.
@@ -70,7 +67,7 @@ def run_dev(port: int, demo: bool, exit_after_demo: bool, console: Console) -> i
         wait_ready(gateway_url + "/readyz", gateway)
         console.print(f"[bold green]up:[/] webhooks at {gateway_url}/webhooks/sentry · dashboard at {gateway_url}/")
         if demo:
-            show_demo(gateway_url, redis_url, secret, standin_url, console, jobs_table, demo_deliveries, post)
+            show_demo(gateway_url, redis_url, secret, standin_url, console)
         if exit_after_demo:
             return 0
         console.print("[dim]Ctrl-C stops everything.[/]")
@@ -82,7 +79,11 @@ def run_dev(port: int, demo: bool, exit_after_demo: bool, console: Console) -> i
     return 0
 
 
-def show_demo(gateway_url, redis_url, secret, standin_url, console, jobs_table, demo_deliveries, post):  # type: ignore[no-untyped-def]
+def show_demo(gateway_url: str, redis_url: str, secret: str, standin_url: str | None, console: Console) -> None:
+    """Post the demo deliveries and watch their jobs to the end in a live table."""
+    from cli.demo import demo_deliveries, post
+    from cli.main import jobs_table  # cli.main imports this module: import at call time
+
     ids = []
     for resource, payload in demo_deliveries():
         response = post(gateway_url, resource, payload, secret)

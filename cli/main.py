@@ -104,7 +104,9 @@ def _installations(settings: Settings) -> str:
     from shared import keys
 
     try:
-        orgs = sync_redis.Redis.from_url(settings.redis_url, socket_timeout=2).hkeys(keys.INSTALLATIONS_BY_ORG)
+        orgs: list[bytes] = sync_redis.Redis.from_url(settings.redis_url, socket_timeout=2).hkeys(  # type: ignore[assignment]
+            keys.INSTALLATIONS_BY_ORG
+        )
     except sync_redis.RedisError as exc:
         return f"unknown (Redis: {type(exc).__name__})"
     names = sorted(o.decode() for o in orgs)

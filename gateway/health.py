@@ -20,7 +20,7 @@ async def healthz(_request: Request) -> Response:
 async def redis_reachable(state: GatewayState, timeout_s: float = 1.0) -> bool:
     try:
         async with asyncio.timeout(timeout_s):
-            return bool(await state.redis.ping())  # type: ignore[misc]
+            return bool(await state.redis.ping())
     except (RedisError, OSError, TimeoutError):
         return False
 

@@ -66,14 +66,14 @@ class InstallationStore:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys.installation(uuid), mapping={
                 "organization": organization, "installed_at": repr(installed_at),
-                "tokens": self._cipher.seal(tokens),
+                "tokens": self._cipher.seal(tokens).decode(),
             })
             pipe.hset(keys.INSTALLATIONS_BY_ORG, organization, uuid)
             pipe.delete(keys.installation_removed(uuid))
             await pipe.execute()
 
     async def update_tokens(self, uuid: str, tokens: TokenSet) -> None:
-        await self._redis.hset(keys.installation(uuid), "tokens", self._cipher.seal(tokens))  # type: ignore[misc]
+        await self._redis.hset(keys.installation(uuid), "tokens", self._cipher.seal(tokens).decode())  # type: ignore[misc]
 
     async def get(self, uuid: str) -> Installation | None:
         raw = await self._redis.hmget(keys.installation(uuid), ["organization", "installed_at"])  # type: ignore[misc]

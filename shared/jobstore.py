@@ -172,7 +172,7 @@ class JobStore:
     async def trim(self, max_count: int, max_age_s: float, now_s: float | None = None) -> int:
         """Drop the oldest records beyond the retention count or age; returns how many went."""
         now_s = time.time() if now_s is None else now_s
-        args = [repr(now_s - max_age_s), max_count, keys.job(""), keys.jobs_in_state("")]
+        args: list[str | int] = [repr(now_s - max_age_s), max_count, keys.job(""), keys.jobs_in_state("")]
         return int(await self._trim(keys=[keys.JOBS_BY_TIME, keys.DEAD_LETTER], args=args))
 
     # --- dead letters

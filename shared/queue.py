@@ -174,7 +174,7 @@ class DeliveryQueue:
             self._intake_sha = await self._redis.script_load(_INTAKE)
         async with self._redis.pipeline(transaction=False) as pipe:
             for args in calls:
-                pipe.evalsha(self._intake_sha, 0, *args)
+                pipe.evalsha(self._intake_sha, 0, *args)  # type: ignore[arg-type]
             results: list[Any] = await pipe.execute()
         return results
 
@@ -211,7 +211,7 @@ async def release_issue(redis: Redis, delivery: Delivery, quiet_window_s: float)
         return
     await redis.eval(
         _RELEASE, 2, keys.issue_active(delivery.issue_id, kind),
-        keys.issue_quiet(delivery.issue_id, kind), delivery.id, int(quiet_window_s * 1000),
+        keys.issue_quiet(delivery.issue_id, kind), delivery.id, str(int(quiet_window_s * 1000)),
     )  # type: ignore[misc]
 
 

@@ -6,10 +6,11 @@ from redis.asyncio import Redis
 
 
 def connect(url: str, timeout_s: float = 2.0) -> Redis:
-    return Redis.from_url(
+    client: Redis = Redis.from_url(
         url,
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
         health_check_interval=30,
         retry_on_timeout=False,
     )
+    return client

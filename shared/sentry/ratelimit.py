@@ -77,12 +77,12 @@ class RedisRateLimiter:
 
     async def acquire(self) -> float:
         wait_ms = await self.redis.eval(  # type: ignore[misc]
-            _ACQUIRE, 3, *self._keys, self.window_s * 1000, self.limit
+            _ACQUIRE, 3, *self._keys, str(self.window_s * 1000), str(self.limit)
         )
         return float(wait_ms) / 1000
 
     async def remaining(self) -> int:
-        return int(await self.redis.eval(_PEEK, 3, *self._keys, self.window_s * 1000, self.limit))  # type: ignore[misc]
+        return int(await self.redis.eval(_PEEK, 3, *self._keys, str(self.window_s * 1000), str(self.limit)))  # type: ignore[misc]
 
     async def block_until(self, reset_epoch_s: float) -> None:
         ttl_ms = int((reset_epoch_s - time.time()) * 1000)

@@ -41,18 +41,19 @@ def summarize_stack(ctx: AnalysisContext) -> Finding | None:
     primary = exceptions[-1]  # Sentry lists chained exceptions outermost first
     frames = in_app_frames(primary)
     library = next((f for f in reversed(primary.frames) if f.in_app is False), None)
+    described = [describe_frame(f) for f in frames[:TOP_FRAMES]]
     data = {
         "type": primary.type,
         "value": primary.value,
         "chain": [{"type": e.type, "value": e.value} for e in exceptions],
-        "frames": [describe_frame(f) for f in frames[:TOP_FRAMES]],
+        "frames": described,
         "any_in_app": any(f.in_app for f in primary.frames),
         "library_frame": describe_frame(library) if library else None,
         "culprit": ctx.issue.culprit or (ctx.event.culprit if ctx.event else None),
         "platform": (ctx.event.platform if ctx.event else None) or ctx.issue.platform,
         "handled": primary.mechanism.handled if primary.mechanism else None,
     }
-    top = data["frames"][0] if data["frames"] else None
+    top = described[0] if described else None
     where = f" at {top['file']}:{top['line']} in {top['function']}" if top else ""
     summary = f"{primary.type or 'Error'}: {primary.value or ''}".rstrip(": ") + where
     return Finding(handler="stack", summary=summary, data=data)
