@@ -15,6 +15,12 @@ from redis.asyncio import Redis
 
 from shared import keys
 
+_UPDATE_IF_INSTALLED = """
+if redis.call('HEXISTS', KEYS[1], 'organization') == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'tokens', ARGV[1])
+return 1
+"""
+
 
 class TokenSet(BaseModel):
     token: SecretStr
@@ -72,8 +78,12 @@ class InstallationStore:
             pipe.delete(keys.installation_removed(uuid))
             await pipe.execute()
 
-    async def update_tokens(self, uuid: str, tokens: TokenSet) -> None:
-        await self._redis.hset(keys.installation(uuid), "tokens", self._cipher.seal(tokens).decode())  # type: ignore[misc]
+    async def update_tokens(self, uuid: str, tokens: TokenSet) -> bool:
+        """False when the installation was removed meanwhile: a refresh must not bring its tokens back."""
+        written = await self._redis.eval(  # type: ignore[misc]
+            _UPDATE_IF_INSTALLED, 1, keys.installation(uuid), self._cipher.seal(tokens).decode()
+        )
+        return bool(written)
 
     async def get(self, uuid: str) -> Installation | None:
         raw = await self._redis.hmget(keys.installation(uuid), ["organization", "installed_at"])  # type: ignore[misc]

@@ -16,14 +16,16 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.fernet import Fernet
+from pydantic import SecretStr
 from redis.asyncio import Redis
 from structlog.testing import capture_logs
 
 from shared import keys
-from shared.installations import InstallationStore, TokenCipher
+from shared.installations import InstallationStore, TokenCipher, TokenSet
 from shared.jobs import JobState
 from shared.jobstore import JobStore
-from shared.sentry.installs import InstallationTokens
+from shared.sentry.errors import SentryServerError
+from shared.sentry.installs import InstallationTokens, NotInstalled
 from shared.settings import Settings
 from tests.conftest import SECRET, load_webhook, signed_headers, wire_bytes
 from worker.job import process_delivery
@@ -271,3 +273,40 @@ def test_a_token_key_that_is_not_a_fernet_key_stops_the_worker(make_settings: Ca
     assert "hunter2" not in str(caught.value)
     with pytest.raises(SettingsError, match="RESPONDER_TOKEN_KEY: required"):
         make_settings(SENTRY_CLIENT_ID=CLIENT_ID).require_sentry()
+
+
+async def test_a_token_answer_sentry_did_not_finish_fails_without_quoting_the_token(redis: Redis) -> None:
+    """pydantic's error would quote the answer, tokens and all; the error names only what failed."""
+    answer = {"token": "tok-leaky", "refreshToken": "ref-leaky"}  # no expiresAt
+    transport = httpx.MockTransport(lambda request: httpx.Response(201, json=answer))
+    store = InstallationStore(redis, TokenCipher([SecretStr(Fernet.generate_key().decode())]))
+    tokens = InstallationTokens(store, redis, BASE, CLIENT_ID, SECRET, transport=transport)
+    try:
+        with capture_logs() as logs, pytest.raises(SentryServerError) as caught:
+            await tokens.install(UUID_A, "code-1", "org-a")
+    finally:
+        await tokens.aclose()
+    assert caught.value.transient and "not understood" in str(caught.value)
+    assert "leaky" not in repr(caught.value) + str(caught.value.__context__) + repr(logs)
+    assert await store.tokens(UUID_A) is None
+
+
+async def test_a_refresh_that_ends_after_uninstall_does_not_bring_the_tokens_back(redis: Redis) -> None:
+    store = InstallationStore(redis, TokenCipher([SecretStr(Fernet.generate_key().decode())]))
+    expiring = TokenSet.model_validate(
+        {"token": "tok-old", "refresh_token": "ref-old", "expires_at": datetime.now(UTC) + timedelta(seconds=5)}
+    )
+    await store.save(UUID_A, "org-a", expiring, 0.0)
+    fresh = {"token": "tok-new", "refreshToken": "ref-new", "expiresAt": "2099-01-01T00:00:00Z"}
+
+    async def sentry(request: httpx.Request) -> httpx.Response:
+        await store.remove(UUID_A, keep_marker_s=60)  # uninstalled while the refresh is in flight
+        return httpx.Response(201, json=fresh)
+
+    tokens = InstallationTokens(store, redis, BASE, CLIENT_ID, SECRET, transport=httpx.MockTransport(sentry))
+    try:
+        with pytest.raises(NotInstalled):
+            await tokens.token(UUID_A)
+    finally:
+        await tokens.aclose()
+    assert await store.tokens(UUID_A) is None and not await redis.exists(keys.installation(UUID_A))

@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from shared import keys
 from shared.installations import InstallationStore, TokenSet
 from shared.sentry.client import UA, default_transport
-from shared.sentry.errors import SentryError, SentryTransportError, error_for
+from shared.sentry.errors import SentryError, SentryServerError, SentryTransportError, error_for
 
 log = structlog.get_logger("sentry.installs")
 
@@ -78,7 +78,15 @@ class InstallationTokens:
             raise SentryTransportError(None, type(exc).__name__, "POST", "/" + path) from None
         if not response.is_success:  # the body may echo what we sent: never put it in an error
             raise error_for(response.status_code, "token exchange refused", "POST", response.request.url.path)
-        return Authorization.model_validate(response.json()).token_set()
+        try:
+            answer: Authorization | None = Authorization.model_validate(response.json())
+        except ValueError:  # pydantic's error quotes its input, the tokens: raise outside, keep no context
+            answer = None
+        if answer is None:
+            raise SentryServerError(
+                response.status_code, "token exchange answer not understood", "POST", response.request.url.path
+            )
+        return answer.token_set()
 
     async def install(self, uuid: str, code: str, organization: str) -> None:
         """`installation.created`: trade the one-time grant code for tokens and keep them."""
@@ -101,7 +109,8 @@ class InstallationTokens:
             if tokens.expires_within(self._margin_s):
                 grant = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token.get_secret_value()}
                 tokens = await self._authorize(uuid, grant)
-                await self.store.update_tokens(uuid, tokens)
+                if not await self.store.update_tokens(uuid, tokens):
+                    raise NotInstalled(uuid)
                 self.refreshes += 1
                 log.info("installation_token_refreshed", installation=uuid)
         return tokens.token.get_secret_value()
