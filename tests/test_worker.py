@@ -80,7 +80,7 @@ async def test_webhook_to_comment_end_to_end(
     comments = sentry.comments_on(ISSUE_ID)
     assert len(comments) == 1
     assert f"delivery `{delivery_id}`" in comments[0]
-    assert record.writeback[0]["ok"] is True
+    assert record.writeback[0]["outcome"] == "done"
 
 
 async def test_duplicate_delivery_gives_one_comment(

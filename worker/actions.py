@@ -31,9 +31,17 @@ class AssignAction(BaseModel):
 Action = Annotated[CommentAction | StatusAction | AssignAction, Field(discriminator="kind")]
 
 
+class Held(BaseModel):
+    """A destructive action a rule asked for but the evidence did not support; reported, not sent."""
+
+    action: Action
+    reason: str
+
+
 class Plan(BaseModel):
     actions: list[Action] = Field(default_factory=list)
     matched_rules: list[str] = Field(default_factory=list)
+    held: list[Held] = Field(default_factory=list)
 
     def of_kind(self, kind: str) -> list[Action]:
         return [a for a in self.actions if a.kind == kind]

@@ -196,7 +196,7 @@ async function showDetail(id) {
   }
   if (job.writeback.length) {
     parts.push(...section("Write-back", el("ul", {},
-      ...job.writeback.map((w) => el("li", { class: w.ok ? "" : "error" }, `${w.kind}: ${w.ok ? (w.skipped ? "skipped" : "done") : "failed"} ${w.detail}`)))));
+      ...job.writeback.map((w) => el("li", { class: w.outcome === "refused" ? "error" : "" }, `${w.description}: ${w.outcome} ${w.detail}`)))));
   }
   if (job.payload) {
     parts.push(el("details", {}, el("summary", {}, "Delivery payload"), el("pre", {}, JSON.stringify(job.payload.body ?? job.payload, null, 2))));
