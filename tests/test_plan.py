@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.analysis_events import CASES, context_for
+from tests.analysis_events import CASES, context_for, real_contexts
 from worker.actions import AssignAction, CommentAction, StatusAction
 from worker.analysis.registry import default_registry, run_handlers
 from worker.plan import build_plan
@@ -123,3 +123,26 @@ def test_the_example_rules_file_plans_sensibly() -> None:
     plan = plan_for(load_rules(ROOT / "rules.example.yaml"), substatus="regressed")
     assert plan.matched_rules == ["explain", "regressions-to-owner"]
     assert [a.kind for a in plan.actions] == ["comment", "assign", "set_status"]
+
+
+def test_a_person_reopening_triggers_no_regression_rule() -> None:
+    example = load_rules(ROOT / "rules.example.yaml")
+    base = context_for(CASES["database"][1], substatus="ongoing")
+
+    def plan(actor: dict[str, object]):  # type: ignore[no-untyped-def]
+        ctx = type(base)("issue", "unresolved", base.issue, base.event, base.now, example.options(), actor=actor)
+        return build_plan(ctx, run_handlers(default_registry(load_plugins=False), ctx), example)
+
+    assert plan({"type": "user", "id": "42", "name": "Ana"}).matched_rules == ["explain"]
+    assert plan({"type": "application", "id": "sentry", "name": "Sentry"}).matched_rules == [
+        "explain", "regressions-to-owner"]
+
+
+def test_the_demo_rule_does_not_archive_on_a_403_in_a_message() -> None:
+    demo = load_rules(ROOT / "cli" / "demo_rules.yaml")
+    ctx = real_contexts()["api_event"]
+    ctx = type(ctx)(ctx.resource, ctx.action, ctx.issue, ctx.event, ctx.now, demo.options())
+    plan = build_plan(ctx, run_handlers(default_registry(load_plugins=False), ctx), demo)
+    assert "forbidden-noise" in plan.matched_rules
+    assert not [a for a in plan.actions if isinstance(a, StatusAction) and a.status == "ignored"]
+    assert [h.action.kind for h in plan.held] == ["set_status"] and "message only" in plan.held[0].reason
