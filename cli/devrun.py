@@ -104,5 +104,15 @@ def show_demo(gateway_url: str, redis_url: str, secret: str, standin_url: str | 
         console.print(f"\n[bold]stand-in received:[/] {notes} comments on {len(state['notes'])} issues, "
                       f"{len(state['updates'])} status/assignment changes")
         for issue_id, issue_notes in state["notes"].items():
-            first = issue_notes[0]["data"]["text"].splitlines()[0] if issue_notes else ""
-            console.print(f"  issue {issue_id}: {first}")
+            lines = issue_notes[0]["data"]["text"].splitlines() if issue_notes else [""]
+            console.print(f"  issue {issue_id}: {lines[0]}", markup=False)
+            for line in actions_taken(lines):
+                console.print(f"    {line}", markup=False)
+
+
+def actions_taken(comment_lines: list[str]) -> list[str]:
+    """The outcome lines the worker edited into its comment (worker/writeback.py)."""
+    if "**Actions taken:**" not in comment_lines:
+        return []
+    start = comment_lines.index("**Actions taken:**") + 1
+    return [line.removeprefix("- ").replace("\\", "") for line in comment_lines[start:] if line.startswith("- ")]

@@ -108,3 +108,13 @@ async def test_a_refused_write_is_recorded_once_not_retried(app: Any, sentry: Se
     assert first.outcome is second.outcome is Outcome.REFUSED
     assert first.detail == "assignedTo: Unable to resolve actor identifier"
     assert sum(1 for c in app.state.standin.calls if c["method"] == "PUT") == 1
+
+
+async def test_a_later_delivery_keeps_what_earlier_ones_did_in_the_comment(app: Any, sentry: SentryClient) -> None:
+    redis = fakeredis.FakeAsyncRedis()
+    writer = WriteBack(sentry, redis, dedup_ttl_s=600)
+    issue = await sentry.get_issue("4001")
+    await writer.execute(Plan(actions=[CommentAction(body="first"), AssignAction(assignee="team:1")]), issue, "e-1", False)
+    await writer.execute(Plan(actions=[CommentAction(body="second")]), issue, "e-2", False)
+    [note] = notes_of(app, "4001")  # one comment per issue, kept current
+    assert note.startswith("second") and "assign to team:1: done" in note and note.endswith(footer("e-2"))

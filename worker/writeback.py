@@ -11,6 +11,7 @@ with Sentry's reason, not an error: retrying cannot change Sentry's mind.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -42,9 +43,15 @@ def delivery_of(note_text: str) -> str | None:
     return match.group(1) if match else None
 
 
-def outcomes_section(outcomes: list[ActionOutcome]) -> str:
-    lines = "\n".join(f"- {md(outcome_line(o))}" for o in outcomes)
-    return f"\n\n**Actions taken:**\n{lines}"
+def outcome_lines(outcomes: list[ActionOutcome]) -> list[str]:
+    return [md(outcome_line(o)) for o in outcomes]
+
+
+def outcomes_section(lines: list[str]) -> str:
+    if not lines:
+        return ""
+    items = "\n".join(f"- {line}" for line in lines)
+    return f"\n\n**Actions taken:**\n{items}"
 
 
 def already_so(action: StatusAction, issue: Issue) -> bool:
@@ -108,9 +115,17 @@ class WriteBack:
     ) -> None:
         """The one edit that turns the comment into a record of what was done."""
         note_id, body = comment
+        lines = list(dict.fromkeys([*await self._earlier_lines(issue.id), *outcome_lines(outcomes)]))
         covered = int(await self.redis.get(keys.issue_deliveries(issue.id)) or 1)
-        text = body + outcomes_section(outcomes) + footer(delivery_id, covered)
+        text = body + outcomes_section(lines) + footer(delivery_id, covered)
         await self.client.update_comment(issue.id, note_id, text)
+        await self.redis.hset(keys.issue_comment(issue.id), mapping={"actions": json.dumps(lines)})  # type: ignore[misc]
+
+    async def _earlier_lines(self, issue_id: str) -> list[str]:
+        """What earlier deliveries did to this issue: the comment stays current, and keeps saying it."""
+        raw = await self.redis.hget(keys.issue_comment(issue_id), "actions")  # type: ignore[misc]
+        lines: list[str] = json.loads(raw) if raw else []
+        return lines
 
     async def _own_note(self, issue_id: str, delivery_id: str) -> str | None:
         async for note in self.client.iter_comments(issue_id):
@@ -124,8 +139,9 @@ class WriteBack:
         if retried and (found := await self._own_note(issue.id, delivery_id)) is not None:
             return outcome_of(action, Outcome.ALREADY, found)
         covered = int(await self.redis.get(keys.issue_deliveries(issue.id)) or 1)
-        text = action.body + footer(delivery_id, covered)
         note_id = await self.redis.hget(keys.issue_comment(issue.id), "note_id")  # type: ignore[misc]
+        earlier = outcomes_section(await self._earlier_lines(issue.id)) if note_id is not None else ""
+        text = action.body + earlier + footer(delivery_id, covered)
         try:
             if note_id is not None:
                 # One comment per issue that stays current: edit it rather than add another.
@@ -145,7 +161,7 @@ class WriteBack:
 
     async def _status(self, action: StatusAction, issue: Issue) -> ActionOutcome:
         if already_so(action, issue):
-            return outcome_of(action, Outcome.ALREADY, f"already {issue.status}")
+            return outcome_of(action, Outcome.ALREADY)
         update = IssueUpdate(status=action.status, status_details=action.details, substatus=action.substatus)
         try:
             await self._write(issue.id, update)
@@ -160,7 +176,7 @@ class WriteBack:
         which is what the rule wanted short of the release, and say so."""
         fallback = StatusAction(status="resolved", rule=action.rule)
         if issue.status == "resolved":
-            return outcome_of(fallback, Outcome.ALREADY, "already resolved")
+            return outcome_of(fallback, Outcome.ALREADY)
         try:
             await self._write(issue.id, IssueUpdate(status="resolved"))
         except REFUSALS as exc:
@@ -169,7 +185,7 @@ class WriteBack:
 
     async def _assign(self, action: AssignAction, issue: Issue) -> ActionOutcome:
         if already_assigned(action.assignee, issue):
-            return outcome_of(action, Outcome.ALREADY, "already assigned")
+            return outcome_of(action, Outcome.ALREADY)
         try:
             await self._write(issue.id, IssueUpdate(assigned_to=action.assignee))
         except REFUSALS as exc:
