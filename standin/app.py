@@ -50,10 +50,15 @@ def create_standin(
 
 def app_from_env() -> Starlette:
     """For `uvicorn --factory standin.app:app_from_env` (benchmarks and fault tests)."""
-    return create_standin(
+    app = create_standin(
         os.environ.get("STANDIN_ORGANIZATION", "demo-org"),
         os.environ.get("STANDIN_TOKEN", DEMO_TOKEN),
         float(os.environ.get("STANDIN_LATENCY_S", "0")),
         os.environ.get("STANDIN_CLIENT_ID", DEMO_CLIENT_ID),
         os.environ.get("STANDIN_CLIENT_SECRET", DEMO_CLIENT_SECRET),
     )
+    rate = app.state.standin.rate
+    rate.limit = int(os.environ.get("STANDIN_RATE_LIMIT", rate.limit))
+    rate.window_s = int(os.environ.get("STANDIN_RATE_WINDOW_S", rate.window_s))
+    rate.concurrent = int(os.environ.get("STANDIN_CONCURRENT_LIMIT", rate.concurrent))
+    return app
