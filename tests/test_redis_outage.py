@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -75,6 +76,11 @@ def outage_stack(tmp_path: Path) -> Iterator[tuple[Stack, EmbeddedRedis]]:
             yield Stack(server.url, url, standin_url, env, proc), server
 
 
+def workers(stack: Stack) -> list[dict[str, Any]]:
+    listed: list[dict[str, Any]] = httpx.get(stack.gateway_url + "/api/stats", timeout=5).json()["workers"]
+    return listed
+
+
 def log_events(text: str, event: str) -> list[dict[str, object]]:
     lines = []
     for line in text.splitlines():
@@ -114,6 +120,8 @@ def test_gateway_and_worker_ride_out_two_redis_restarts_under_a_stream(
         stream.stopped.set()
         poster.join(timeout=30)
         stack.wait(list(stream.taken), {"succeeded"}, timeout_s=120)
+        # The dashboard shows the outage the worker rode out (reported with its next heartbeat).
+        wait_until(lambda: any(w["last_redis_outage"] for w in workers(stack)), timeout_s=30)
         assert w.popen is not None and w.popen.poll() is None  # still running
     finally:
         stream.stopped.set()

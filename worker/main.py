@@ -19,6 +19,7 @@ import structlog
 from arq.connections import RedisSettings
 from arq.worker import func
 from redis.asyncio import Redis
+from redis.exceptions import AuthenticationError
 
 from shared import keys
 from shared.installations import InstallationStore, TokenCipher
@@ -28,7 +29,7 @@ from shared.queue import PROCESS_DELIVERY, DeliveryQueue, deserialize, serialize
 from shared.sentry.client import SentryClient
 from shared.sentry.installs import InstallationAuth, InstallationTokens
 from shared.sentry.ratelimit import RedisRateLimiter
-from shared.settings import Settings
+from shared.settings import Settings, SettingsError
 from worker.analysis.registry import default_registry
 from worker.arq_worker import ResilientWorker
 from worker.deps import WorkerDeps
@@ -182,4 +183,7 @@ def run_worker(settings: Settings) -> None:
         import uvloop
 
         uvloop.install()
-    build_worker(settings).run()
+    try:
+        build_worker(settings).run()
+    except AuthenticationError as exc:  # Redis answers but refuses us: waiting would not help
+        raise SettingsError(f"REDIS_URL: Redis refused the credentials ({exc})") from None
