@@ -22,7 +22,7 @@ from shared.sentry.client import SentryClient
 from shared.sentry.errors import SentryClientError, SentryError, SentryForbidden, SentryNotFound
 from shared.sentry.models import Issue, IssueUpdate
 from worker.actions import Action, AssignAction, CommentAction, Plan, StatusAction
-from worker.comment import md
+from worker.markdown import md
 from worker.outcomes import ActionOutcome, Outcome, outcome_line, outcome_of
 
 FOOTER_RE = re.compile(r"Sentry Responder · .*delivery `([A-Za-z0-9_-]+)`")
