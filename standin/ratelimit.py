@@ -61,6 +61,8 @@ class RateLimitMiddleware:
             }
             if budget.used > rate.limit or budget.in_flight > rate.concurrent:
                 await self._refuse(send, headers, budget.used > rate.limit)
+                self.state.calls.append({"method": scope["method"], "path": scope["path"], "endpoint": "rate_limited",
+                                         "status": 429, "at": now})
                 return
             await self.app(scope, receive, self._with_headers(send, headers))
         finally:

@@ -13,7 +13,7 @@ from shared.sentry.client import SentryClient
 from shared.sentry.models import StatusDetails
 from standin.app import DEMO_TOKEN, create_standin
 from worker.actions import AssignAction, CommentAction, Held, Plan, StatusAction
-from worker.outcomes import Outcome
+from worker.outcomes import OutcomeKind
 from worker.writeback import WriteBack, footer
 
 
@@ -46,8 +46,8 @@ async def test_the_comment_is_edited_once_to_list_each_outcome(app: Any, sentry:
                   reason="classification permission/auth rests on message only")])
     results = await writer.execute(plan, issue, "d-1", retried=False)
     assert [(r.action, r.outcome) for r in results] == [
-        ("comment", Outcome.DONE), ("assign", Outcome.REFUSED), ("set_status", Outcome.ALREADY),
-        ("set_status", Outcome.SKIPPED)]
+        ("comment", OutcomeKind.DONE), ("assign", OutcomeKind.REFUSED), ("set_status", OutcomeKind.ALREADY),
+        ("set_status", OutcomeKind.SKIPPED)]
     assert results[1].detail == "assignedTo: Cannot assign to non-team member"
     [note] = notes_of(app, "4001")
     assert "**Actions taken:**" in note and note.endswith(footer("d-1"))
@@ -63,7 +63,7 @@ async def test_resolve_in_next_release_falls_back_to_resolve_without_a_release(
     issue = await sentry.get_issue("1170820242")  # front-end: no release in the project
     action = StatusAction(status="resolvedInNextRelease", details=StatusDetails(in_next_release=True), rule="r")
     results = await writer.execute(Plan(actions=[CommentAction(body="x"), action]), issue, "d-2", retried=False)
-    assert results[1].outcome is Outcome.DONE and results[1].description == "resolve"
+    assert results[1].outcome is OutcomeKind.DONE and results[1].description == "resolve"
     assert "no release" in results[1].detail and "No release data present" in results[1].detail
     assert app.state.standin.issues["1170820242"]["status"] == "resolved"
     assert "resolve: done: instead of resolve in next release" in notes_of(app, "1170820242")[0]
@@ -73,20 +73,20 @@ async def test_resolve_in_next_release_where_there_is_a_release(app: Any, sentry
     issue = await sentry.get_issue("4001")
     action = StatusAction(status="resolvedInNextRelease", details=StatusDetails(in_next_release=True))
     [result] = await writer.execute(Plan(actions=[action]), issue, "d-3", retried=False)
-    assert result.outcome is Outcome.DONE and result.description == "resolve in next release"
+    assert result.outcome is OutcomeKind.DONE and result.description == "resolve in next release"
     again = await sentry.get_issue("4001")  # Sentry's shape: resolved + inNextRelease, so "already so" next time
     [second] = await writer.execute(Plan(actions=[action]), again, "d-4", retried=False)
-    assert second.outcome is Outcome.ALREADY
+    assert second.outcome is OutcomeKind.ALREADY
 
 
 async def test_assignee_forms_sentry_takes_are_done(sentry: SentryClient, writer: WriteBack) -> None:
     for n, form in enumerate(("team:1", "user:42", "ana", "john.doe@example.com")):
         issue = await sentry.get_issue("4001")
         [result] = await writer.execute(Plan(actions=[AssignAction(assignee=form)]), issue, f"a-{n}", retried=False)
-        assert result.outcome is Outcome.DONE, (form, result.detail)
+        assert result.outcome is OutcomeKind.DONE, (form, result.detail)
     issue = await sentry.get_issue("4001")
     [same] = await writer.execute(Plan(actions=[AssignAction(assignee="user:1")]), issue, "a-x", retried=False)
-    assert same.outcome is Outcome.ALREADY
+    assert same.outcome is OutcomeKind.ALREADY
 
 
 async def test_a_retry_finds_its_own_comment_beyond_the_first_page(app: Any, sentry: SentryClient) -> None:
@@ -96,7 +96,7 @@ async def test_a_retry_finds_its_own_comment_beyond_the_first_page(app: Any, sen
         await sentry.add_comment("4001", f"someone else {n}")
     writer = WriteBack(sentry, fakeredis.FakeAsyncRedis(), dedup_ttl_s=600)  # the record was lost
     [result] = await writer.execute(Plan(actions=[CommentAction(body="ours")]), issue, "d-old", retried=True)
-    assert result.outcome is Outcome.ALREADY
+    assert result.outcome is OutcomeKind.ALREADY
     assert sum(1 for t in notes_of(app, "4001") if "d-old" in t) == 1
 
 
@@ -105,7 +105,7 @@ async def test_a_refused_write_is_recorded_once_not_retried(app: Any, sentry: Se
     plan = Plan(actions=[AssignAction(assignee="user:9999")])
     [first] = await writer.execute(plan, issue, "d-5", retried=False)
     [second] = await writer.execute(plan, issue, "d-5", retried=True)
-    assert first.outcome is second.outcome is Outcome.REFUSED
+    assert first.outcome is second.outcome is OutcomeKind.REFUSED
     assert first.detail == "assignedTo: Unable to resolve actor identifier"
     assert sum(1 for c in app.state.standin.calls if c["method"] == "PUT") == 1
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from worker.actions import Action, AssignAction, StatusAction
 
 
-class Outcome(StrEnum):
+class OutcomeKind(StrEnum):
     DONE = "done"
     ALREADY = "already"
     REFUSED = "refused"
@@ -27,7 +27,7 @@ class Outcome(StrEnum):
 class ActionOutcome(BaseModel):
     action: str  # the action's kind: comment, assign, set_status
     description: str  # what was attempted, for people: "assign to team:1", "resolve"
-    outcome: Outcome
+    outcome: OutcomeKind
     detail: str = ""  # Sentry's reason for a refusal, the note id of a comment, why skipped
     rule: str | None = None
 
@@ -46,17 +46,19 @@ def describe(action: Action) -> str:
     return action.kind
 
 
-def outcome_of(action: Action, outcome: Outcome, detail: str = "") -> ActionOutcome:
+def outcome_of(action: Action, outcome: OutcomeKind, detail: str = "") -> ActionOutcome:
     rule = action.rule if isinstance(action, AssignAction | StatusAction) else None
     return ActionOutcome(action=action.kind, description=describe(action), outcome=outcome, detail=detail, rule=rule)
 
 
-_WORDS = {Outcome.DONE: "done", Outcome.ALREADY: "already so", Outcome.REFUSED: "refused by Sentry",
-          Outcome.SKIPPED: "skipped"}
+_WORDS: dict[OutcomeKind, str] = {
+    OutcomeKind.DONE: "done", OutcomeKind.ALREADY: "already so",
+    OutcomeKind.REFUSED: "refused by Sentry", OutcomeKind.SKIPPED: "skipped",
+}
 
 
 def outcome_line(result: ActionOutcome) -> str:
     """`assign to team:1: done`, `resolve in next release: refused by Sentry: <Sentry's reason>`."""
     text = f"{result.description}: {_WORDS[result.outcome]}"
-    quiet = result.outcome is Outcome.DONE and result.action == "comment"  # the detail is the note id
+    quiet = result.outcome is OutcomeKind.DONE and result.action == "comment"  # the detail is the note id
     return text + (f": {result.detail}" if result.detail and not quiet else "")

@@ -23,7 +23,7 @@ from shared.sentry.errors import SentryClientError, SentryError, SentryForbidden
 from shared.sentry.models import Issue, IssueUpdate
 from worker.actions import Action, AssignAction, CommentAction, Plan, StatusAction
 from worker.markdown import md
-from worker.outcomes import ActionOutcome, Outcome, outcome_line, outcome_of
+from worker.outcomes import ActionOutcome, OutcomeKind, outcome_line, outcome_of
 
 FOOTER_RE = re.compile(r"Sentry Responder · .*delivery `([A-Za-z0-9_-]+)`")
 OWN_WRITE_TTL_S = 300
@@ -88,9 +88,9 @@ class WriteBack:
         for action in plan.actions:
             result = await self._once(action, issue, delivery_id, retried)
             results.append(result)
-            if isinstance(action, CommentAction) and result.outcome in (Outcome.DONE, Outcome.ALREADY):
+            if isinstance(action, CommentAction) and result.outcome in (OutcomeKind.DONE, OutcomeKind.ALREADY):
                 comment = (result.detail, action.body)
-        results += [outcome_of(h.action, Outcome.SKIPPED, h.reason) for h in plan.held]
+        results += [outcome_of(h.action, OutcomeKind.SKIPPED, h.reason) for h in plan.held]
         others = [r for r in results if r.action != "comment"]
         if comment is not None and others:
             await self._report(issue, delivery_id, comment, others)
@@ -137,7 +137,7 @@ class WriteBack:
         self, action: CommentAction, issue: Issue, delivery_id: str, retried: bool
     ) -> ActionOutcome:
         if retried and (found := await self._own_note(issue.id, delivery_id)) is not None:
-            return outcome_of(action, Outcome.ALREADY, found)
+            return outcome_of(action, OutcomeKind.ALREADY, found)
         covered = int(await self.redis.get(keys.issue_deliveries(issue.id)) or 1)
         note_id = await self.redis.hget(keys.issue_comment(issue.id), "note_id")  # type: ignore[misc]
         earlier = outcomes_section(await self._earlier_lines(issue.id)) if note_id is not None else ""
@@ -147,50 +147,50 @@ class WriteBack:
                 # One comment per issue that stays current: edit it rather than add another.
                 try:
                     note = await self.client.update_comment(issue.id, note_id.decode(), text)
-                    return outcome_of(action, Outcome.DONE, note.id)
+                    return outcome_of(action, OutcomeKind.DONE, note.id)
                 except SentryNotFound:
                     pass  # someone deleted it: post a new one
             note = await self.client.add_comment(issue.id, text)
         except REFUSALS as exc:
-            return outcome_of(action, Outcome.REFUSED, exc.detail)
+            return outcome_of(action, OutcomeKind.REFUSED, exc.detail)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hset(keys.issue_comment(issue.id), mapping={"note_id": note.id})
             pipe.expire(keys.issue_comment(issue.id), COMMENT_MEMORY_S)
             await pipe.execute()
-        return outcome_of(action, Outcome.DONE, note.id)
+        return outcome_of(action, OutcomeKind.DONE, note.id)
 
     async def _status(self, action: StatusAction, issue: Issue) -> ActionOutcome:
         if already_so(action, issue):
-            return outcome_of(action, Outcome.ALREADY)
+            return outcome_of(action, OutcomeKind.ALREADY)
         update = IssueUpdate(status=action.status, status_details=action.details, substatus=action.substatus)
         try:
             await self._write(issue.id, update)
         except REFUSALS as exc:
             if action.status == "resolvedInNextRelease" and NO_RELEASE in exc.detail:
                 return await self._resolve_instead(action, issue, exc)
-            return outcome_of(action, Outcome.REFUSED, exc.detail)
-        return outcome_of(action, Outcome.DONE)
+            return outcome_of(action, OutcomeKind.REFUSED, exc.detail)
+        return outcome_of(action, OutcomeKind.DONE)
 
     async def _resolve_instead(self, action: StatusAction, issue: Issue, refusal: SentryError) -> ActionOutcome:
         """Sentry cannot resolve in the next release of a project without releases: resolve now,
         which is what the rule wanted short of the release, and say so."""
         fallback = StatusAction(status="resolved", rule=action.rule)
         if issue.status == "resolved":
-            return outcome_of(fallback, Outcome.ALREADY)
+            return outcome_of(fallback, OutcomeKind.ALREADY)
         try:
             await self._write(issue.id, IssueUpdate(status="resolved"))
         except REFUSALS as exc:
-            return outcome_of(fallback, Outcome.REFUSED, exc.detail)
-        return outcome_of(fallback, Outcome.DONE, FALLBACK.format(refusal.detail))
+            return outcome_of(fallback, OutcomeKind.REFUSED, exc.detail)
+        return outcome_of(fallback, OutcomeKind.DONE, FALLBACK.format(refusal.detail))
 
     async def _assign(self, action: AssignAction, issue: Issue) -> ActionOutcome:
         if already_assigned(action.assignee, issue):
-            return outcome_of(action, Outcome.ALREADY)
+            return outcome_of(action, OutcomeKind.ALREADY)
         try:
             await self._write(issue.id, IssueUpdate(assigned_to=action.assignee))
         except REFUSALS as exc:
-            return outcome_of(action, Outcome.REFUSED, exc.detail)
-        return outcome_of(action, Outcome.DONE)
+            return outcome_of(action, OutcomeKind.REFUSED, exc.detail)
+        return outcome_of(action, OutcomeKind.DONE)
 
     async def _write(self, issue_id: str, update: IssueUpdate) -> None:
         await self._mark_own_write(issue_id)
