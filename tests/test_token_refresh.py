@@ -4,6 +4,7 @@ that left with a token another worker's refresh just revoked is sent once more w
 from __future__ import annotations
 
 import uuid as uuidlib
+from typing import Any
 
 import httpx
 import pytest
@@ -67,5 +68,20 @@ async def test_a_401_right_after_a_refresh_is_retried_once_with_the_new_token(re
     with pytest.raises(SentryAuthError):  # the refresh revoked it
         await stale.get_issue("4001")
     await stale.aclose()
+    await sentry.aclose()
+    await tokens.aclose()
+
+
+async def test_a_401_on_the_current_token_is_permanent_without_a_second_try(redis: Redis) -> None:
+    transport, tokens, _, uuid = await installed(redis)
+    current = await tokens.store.tokens(uuid)
+    assert current is not None
+    app: Any = transport.app
+    app.state.standin.tokens.pop(current.token.get_secret_value())  # revoked in Sentry, not refreshed
+    auth = InstallationAuth(tokens, uuid)
+    sentry = SentryClient(BASE, None, "demo-org", auth=auth, transport=transport)
+    with pytest.raises(SentryAuthError):
+        await sentry.get_issue("4001")
+    assert auth.retried_after_refresh == 0
     await sentry.aclose()
     await tokens.aclose()
