@@ -17,10 +17,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from standin import auth, control, events, issues, notes
+from standin.guard import Standin
 from standin.ratelimit import RateLimitMiddleware
 from standin.state import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_TOKEN, StandinState, seed
 
-__all__ = ["DEMO_CLIENT_ID", "DEMO_CLIENT_SECRET", "DEMO_TOKEN", "app_from_env", "create_standin", "seed"]
+__all__ = ["DEMO_CLIENT_ID", "DEMO_CLIENT_SECRET", "DEMO_TOKEN", "Standin", "app_from_env", "create_standin", "seed"]
 
 
 async def healthz(_request: Request) -> JSONResponse:

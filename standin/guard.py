@@ -109,3 +109,17 @@ def api(state: StandinState, endpoint: str, handler: Handler) -> Endpoint:
         return response
 
     return run
+
+
+class Standin:
+    """For endpoint modules written as `routes(s)` with `s.state` and `s.call(request, endpoint,
+    handle)`: the same guard and record as `api`, for a handler that needs no caller."""
+
+    def __init__(self, state: StandinState) -> None:
+        self.state = state
+
+    async def call(self, request: Request, endpoint: str, handler: Endpoint) -> Response:
+        async def with_caller(request: Request, _caller: Caller) -> Response:
+            return await handler(request)
+
+        return await api(self.state, endpoint, with_caller)(request)

@@ -75,6 +75,7 @@ class StandinState:
     calls: list[dict[str, Any]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     org: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # whatever else the seed holds (releases, tags, ...)
     installations: dict[str, dict[str, Any]] = field(default_factory=dict)
     grants: dict[str, Grant] = field(default_factory=dict)
     refresh_tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # refresh -> (uuid, token)
@@ -84,6 +85,7 @@ class StandinState:
         data = seed()
         self.issues = {i["id"]: i for i in copy.deepcopy(data["issues"])}
         self.events = copy.deepcopy(data["events"])
+        self.extra = copy.deepcopy({k: v for k, v in data.items() if k not in ("issues", "events")})
         self.org = organization_seed()
         self.notes, self.note_times, self.updates, self.calls, self.faults = {}, {}, [], [], []
 

@@ -315,3 +315,27 @@ async def test_a_refresh_revokes_the_old_token(standin: httpx.ASGITransport) -> 
         await client(standin, token=tokens["token"]).get_issue("4001")
     assert (await client(standin, token=fresh["token"]).get_issue("4001")).id == "4001"
     assert (await raw(standin, "POST", AUTHORIZE, body, None)).status_code == 401  # refresh tokens are single use
+
+
+async def test_an_endpoint_module_written_as_routes_of_s_plugs_in(app: Any) -> None:
+    """`routes(s)` modules (s.state, s.call) get the same guard: auth, faults, the call log."""
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from standin.app import Standin
+
+    state: StandinState = app.state.standin
+    s = Standin(state)
+
+    async def count(request: Request) -> Response:
+        async def handle(_request: Request) -> Response:
+            return JSONResponse({"issues": len(s.state.issues)})
+
+        return await s.call(request, "count", handle)
+
+    app.router.routes.append(Route("/api/0/organizations/{org}/count/", count))
+    transport = httpx.ASGITransport(app=app)
+    assert (await raw(transport, "GET", "/api/0/organizations/demo-org/count/")).json() == {"issues": 6}
+    assert (await raw(transport, "GET", "/api/0/organizations/demo-org/count/", token="x")).status_code == 401
+    assert state.calls[-1]["endpoint"] == "count"
