@@ -50,8 +50,15 @@ def _ignore_values(details: dict[str, Any]) -> dict[str, int]:
 
 
 def _releases(state: StandinState, issue: dict[str, Any]) -> list[str]:
-    project = state.project(issue.get("project", {}).get("slug"))
-    return list(project["releases"]) if project else []
+    """The project's releases: the organization seed's, and any full release objects the seed
+    holds (`extra["releases"]`, by version) that name the project."""
+    slug = issue.get("project", {}).get("slug")
+    project = state.project(slug)
+    versions = list(project["releases"]) if project else []
+    for version, release in state.extra.get("releases", {}).items():
+        if version not in versions and any(p.get("slug") == slug for p in release.get("projects", [])):
+            versions.append(version)
+    return versions
 
 
 def _resolution(state: StandinState, issue: dict[str, Any], status: str, details: dict[str, Any]) -> dict[str, Any]:

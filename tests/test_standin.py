@@ -339,3 +339,12 @@ async def test_an_endpoint_module_written_as_routes_of_s_plugs_in(app: Any) -> N
     assert (await raw(transport, "GET", "/api/0/organizations/demo-org/count/")).json() == {"issues": 6}
     assert (await raw(transport, "GET", "/api/0/organizations/demo-org/count/", token="x")).status_code == 401
     assert state.calls[-1]["endpoint"] == "count"
+
+
+async def test_releases_held_as_full_objects_count_for_their_project(app: Any, standin: httpx.ASGITransport) -> None:
+    state: StandinState = app.state.standin
+    state.issues["4001"]["project"] = {"id": "10", "slug": "ingest", "name": "ingest", "platform": "go"}
+    sentry = client(standin)
+    assert "No release data" in await refused(sentry.set_status("4001", "resolvedInNextRelease"))
+    state.extra["releases"] = {"ingest@0.9.1": {"version": "ingest@0.9.1", "projects": [{"slug": "ingest"}]}}
+    assert (await sentry.set_status("4001", "resolvedInNextRelease")).body["statusDetails"]["inNextRelease"]
