@@ -118,3 +118,16 @@ async def test_a_later_delivery_keeps_what_earlier_ones_did_in_the_comment(app: 
     await writer.execute(Plan(actions=[CommentAction(body="second")]), issue, "e-2", False)
     [note] = notes_of(app, "4001")  # one comment per issue, kept current
     assert note.startswith("second") and "assign to team:1: done" in note and note.endswith(footer("e-2"))
+
+
+async def test_a_comment_deleted_before_the_report_leaves_the_outcomes_on_record(app: Any, sentry: SentryClient) -> None:
+    class DeletesFirst(WriteBack):
+        async def _report(self, issue: Any, delivery_id: str, comment: tuple[str, str], outcomes: Any) -> None:
+            app.state.standin.notes["4001"].clear()  # someone removed the note meanwhile
+            await super()._report(issue, delivery_id, comment, outcomes)
+
+    writer = DeletesFirst(sentry, fakeredis.FakeAsyncRedis(), dedup_ttl_s=600)
+    issue = await sentry.get_issue("4001")
+    results = await writer.execute(Plan(actions=[CommentAction(body="x"), AssignAction(assignee="team:1")]),
+                                   issue, "g-1", retried=False)
+    assert [r.outcome for r in results] == [OutcomeKind.DONE, OutcomeKind.DONE]

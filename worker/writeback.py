@@ -15,6 +15,7 @@ import json
 import re
 from dataclasses import dataclass
 
+import structlog
 from redis.asyncio import Redis
 
 from shared import keys
@@ -25,6 +26,7 @@ from worker.actions import Action, AssignAction, CommentAction, Plan, StatusActi
 from worker.markdown import md
 from worker.outcomes import ActionOutcome, OutcomeKind, outcome_line, outcome_of
 
+log = structlog.get_logger("worker.writeback")
 FOOTER_RE = re.compile(r"Sentry Responder · .*delivery `([A-Za-z0-9_-]+)`")
 OWN_WRITE_TTL_S = 300
 COMMENT_MEMORY_S = 30 * 24 * 3600
@@ -118,7 +120,11 @@ class WriteBack:
         lines = list(dict.fromkeys([*await self._earlier_lines(issue.id), *outcome_lines(outcomes)]))
         covered = int(await self.redis.get(keys.issue_deliveries(issue.id)) or 1)
         text = body + outcomes_section(lines) + footer(delivery_id, covered)
-        await self.client.update_comment(issue.id, note_id, text)
+        try:
+            await self.client.update_comment(issue.id, note_id, text)
+        except REFUSALS as exc:  # deleted meanwhile: the outcomes stay in the job record
+            log.warning("comment_report_refused", issue_id=issue.id, detail=exc.detail)
+            return
         await self.redis.hset(keys.issue_comment(issue.id), mapping={"actions": json.dumps(lines)})  # type: ignore[misc]
 
     async def _earlier_lines(self, issue_id: str) -> list[str]:
