@@ -4,6 +4,7 @@ small ops chores (send a test delivery, list jobs, replay the dead, check the co
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -213,6 +214,33 @@ def replay(
     replayed = asyncio.run(run())
     console.print(f"replayed {replayed} job(s)")
     raise typer.Exit(0 if replayed or all_dead else 1)
+
+
+rules_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Work with a rules file.")
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("test")
+def rules_test(
+    rules_file: Annotated[Path, typer.Argument(help="the rules file (YAML)")],
+    payload: Annotated[Path, typer.Option("--payload", help="a delivery's JSON body, as Sentry posts it")],
+    issue: Annotated[Path | None, typer.Option("--issue", help="the issue as the API returns it")] = None,
+    resource: Annotated[str | None, typer.Option(help="issue, error, event_alert... (default: from payload)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the explanation as JSON")] = False,
+) -> None:
+    """Explain, offline, which playbooks match a delivery, condition by condition, and the plan."""
+    from cli.rules_test import PayloadError, print_explanation, run
+    from worker.rules import RulesError, load_rules
+
+    try:
+        result = run(payload, issue, resource, load_rules(rules_file))
+    except (RulesError, PayloadError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    if as_json:
+        print(result.model_dump_json(indent=2))
+    else:
+        print_explanation(Console(soft_wrap=True), result)
 
 
 @app.command()

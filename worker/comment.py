@@ -15,7 +15,7 @@ from jinja2 import StrictUndefined, Template, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from shared.sentry.redact import redact
-from worker.actions import Action, AssignAction, StatusAction
+from worker.actions import Action, AssignAction, ShadowPlan, StatusAction
 from worker.analysis.base import AnalysisContext, Finding
 from worker.analysis.registry import BUILTINS
 
@@ -82,6 +82,7 @@ def render_comment(
     rules: list[str],
     actions: list[Action],
     template: str | None = None,
+    shadow: list[ShadowPlan] | None = None,
 ) -> str:
     by_name = {f.handler: f for f in findings if f.error is None}
     text = _compiled(template or default_template()).render(
@@ -95,5 +96,6 @@ def render_comment(
         actions=[describe_action(a) for a in actions],
         headline=headline(by_name),
         builtin=set(BUILTINS),
+        shadow=shadow or [],
     )
     return redact(text.strip())
