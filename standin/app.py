@@ -137,7 +137,7 @@ class Standin:
                     kind, _, ident = str(body["assignedTo"]).partition(":")
                     issue["assignedTo"] = {
                         "type": kind if ident else "user", "id": ident or kind, "name": body["assignedTo"],
-                    }
+                    } if body["assignedTo"] else None  # "" unassigns, as in Sentry
                 return JSONResponse(body)
             return JSONResponse(issue)
 

@@ -1,0 +1,95 @@
+"""What a finished job leaves behind for people to check: the issue's audit trail entries and the
+per-playbook counters the dashboard shows (how often each fired, what it did or would have done)."""
+
+from __future__ import annotations
+
+import time
+
+from redis.asyncio import Redis
+
+from shared import keys
+from shared.audit import AuditEntry, append_audit
+from shared.jobs import Delivery, JobState
+from shared.sentry.redact import redact
+from worker.actions import Plan
+from worker.analysis.base import Finding
+from worker.plan import would_do
+from worker.writeback import WriteResult
+
+SUMMARY_CHARS = 200
+
+
+def issue_web_url(base_url: str, organization: str | None, issue_id: str, permalink: str | None = None) -> str | None:
+    """The issue's page in Sentry: its permalink when Sentry gave one, else the organization's URL."""
+    if permalink:
+        return permalink
+    if not organization:
+        return None
+    root = base_url.split("/api/0/")[0].rstrip("/")
+    return f"{root}/organizations/{organization}/issues/{issue_id}/"
+
+
+def _outcome(result: WriteResult) -> str:
+    if not result.ok:
+        return "failed"
+    return "already" if result.skipped else "done"
+
+
+def trail_entries(
+    delivery: Delivery, state: JobState, findings: list[Finding], plan: Plan, writeback: list[WriteResult],
+    *, dry_run: bool, reason: str | None, web_url: str | None,
+) -> list[AuditEntry]:
+    covered = f" ({delivery.resource}.{delivery.action})"
+    entries = [AuditEntry(at=delivery.received_at, kind="delivery", delivery_id=delivery.id,
+                          summary=f"delivery received{covered}, job {state.value}" + (f": {reason}" if reason else ""),
+                          data={"state": state.value, "web_url": web_url})]
+    now_s = time.time()
+    if findings or plan.matched_rules:
+        summaries = {f.handler: redact((f.summary or f.error or "")[:SUMMARY_CHARS]) for f in findings}
+        entries.append(AuditEntry(
+            at=now_s, kind="analysis", delivery_id=delivery.id,
+            summary=f"matched {', '.join(plan.matched_rules) or 'no playbook'}",
+            data={"findings": summaries, "matched": plan.matched_rules, "web_url": web_url},
+        ))
+    for shadow in plan.shadow:
+        entries.append(AuditEntry(at=now_s, kind="shadow", delivery_id=delivery.id,
+                                  summary=f"shadow playbook {shadow.playbook} would have: {', '.join(shadow.would)}",
+                                  data={"playbook": shadow.playbook, "would": shadow.would}))
+    if dry_run:
+        for action in plan.actions:
+            entries.append(AuditEntry(at=now_s, kind="action", delivery_id=delivery.id,
+                                      summary=f"{would_do(action)}: planned only (dry run)",
+                                      data={"kind": action.kind, "outcome": "planned"}))
+    for result in writeback:
+        outcome = _outcome(result)
+        detail = f" ({result.detail})" if result.detail else ""
+        entries.append(AuditEntry(at=now_s, kind="action", delivery_id=delivery.id,
+                                  summary=f"{result.kind}: {outcome}{detail}",
+                                  data=result.model_dump(mode="json") | {"outcome": outcome}))
+    return entries
+
+
+async def record_trail(redis: Redis, issue_id: str, entries: list[AuditEntry]) -> None:
+    await append_audit(redis, issue_id, entries)
+
+
+async def count_playbooks(redis: Redis, plan: Plan) -> None:
+    """Per playbook: fired, and per action what it did (live) or would have done (shadow)."""
+    now_s = time.time()
+    async with redis.pipeline(transaction=False) as pipe:
+        for name in plan.matched_rules:
+            pipe.hincrby(keys.playbook_stats(name), "fired", 1)
+            pipe.hset(keys.playbook_stats(name), mapping={"mode": "live", "last_at": repr(now_s)})
+            pipe.zadd(keys.PLAYBOOKS, {name: now_s})
+        for action in plan.actions:
+            rule = getattr(action, "rule", None)
+            if rule:
+                pipe.hincrby(keys.playbook_stats(rule), f"did:{would_do(action)}", 1)
+        for shadow in plan.shadow:
+            key = keys.playbook_stats(shadow.playbook)
+            pipe.hincrby(key, "fired", 1)
+            pipe.hset(key, mapping={"mode": "shadow", "last_at": repr(now_s)})
+            pipe.zadd(keys.PLAYBOOKS, {shadow.playbook: now_s})
+            for would in shadow.would:
+                pipe.hincrby(key, f"would:{would}", 1)
+        await pipe.execute()
