@@ -216,6 +216,47 @@ def replay(
     raise typer.Exit(0 if replayed or all_dead else 1)
 
 
+@app.command()
+def undo(
+    delivery_id: Annotated[str, typer.Argument(help="the job whose status change and assignment to undo")],
+) -> None:
+    """Put the issue back as it was before the job's write-back, unless a person changed it since."""
+    import getpass
+    import socket
+
+    from shared.redis import connect
+    from shared.sentry.errors import SentryError
+    from shared.sentry_for_undo import client_for
+    from shared.undo import UndoRefused, load_undo, undo_write
+
+    settings = settings_or_exit()
+    by = f"cli ({getpass.getuser()}@{socket.gethostname()})"
+
+    async def run() -> dict[str, object]:
+        redis = connect(settings.redis_url)
+        try:
+            record = await load_undo(redis, delivery_id)
+            if record is None:
+                raise UndoRefused(404, "nothing_to_undo", "no automated status change or assignment is recorded")
+            async with client_for(settings, redis, record.organization, record.installation) as client:
+                return (await undo_write(redis, client, delivery_id, by)).restored
+        finally:
+            await redis.aclose()
+
+    try:
+        restored = asyncio.run(run())
+    except UndoRefused as exc:
+        console.print(f"[red]not undone:[/] {exc.detail}")
+        for name, change in exc.changed.items():
+            console.print(f"  {name}: the responder set {change['ours']}, now {change['now']}")
+        raise typer.Exit(1) from None
+    except (SettingsError, SentryError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    done = ", ".join(f"{k} back to {v if v is not None else 'nobody'}" for k, v in restored.items())
+    console.print(f"undone by {by}: {done or 'nothing needed restoring'}")
+
+
 rules_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Work with a rules file.")
 app.add_typer(rules_app, name="rules")
 

@@ -3,18 +3,25 @@ writing back to the Sentry stand-in, then undo through the ops API (real Redis, 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from redis.asyncio import Redis
 from starlette.applications import Starlette
+from typer.testing import CliRunner
 
+from cli.main import app
+from shared.embedded_redis import free_port
 from shared.settings import Settings
 from standin.app import create_standin
 from tests.conftest import TOKEN, delivery
+from tests.processes import wait_http
 from worker.main import build_worker
 
 ISSUE_ID = "1170820242"
@@ -173,3 +180,39 @@ async def test_playbook_counters_show_what_shadow_playbooks_would_have_done(
     assert rows["try-ignore"] == rows["try-ignore"] | {"mode": "shadow", "fired": 1, "would": {"ignore": 1}}
     assert rows["triage"]["mode"] == "live" and rows["triage"]["did"] == {"resolve": 1, "assign to team:2": 1}
     assert issue_in(standin)["status"] == "resolved"  # the live one acted; the shadow ignore did not
+
+
+@pytest.fixture
+def served_standin(standin: Starlette) -> Iterator[str]:
+    """The same stand-in app, also on a loopback port (for the CLI, which makes real HTTP calls)."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(standin, port=port, log_config=None, access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_http(f"http://127.0.0.1:{port}/healthz")
+    yield f"http://127.0.0.1:{port}/api/0/"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+async def test_cli_undo_restores_then_refuses_twice(
+    settings_for: Callable[..., Settings], standin: Starlette, served_standin: str, redis: Redis,
+    client_for: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = settings_for(SENTRY_BASE_URL=served_standin)
+    client = await client_for(**settings_env(settings))
+    body, headers = delivery("issue.created")
+    assert (await client.post("/webhooks/sentry", content=body, headers=headers)).status_code == 202
+    await run_worker(settings, standin)
+    assert issue_in(standin)["status"] == "resolved"
+    for name, value in {"SENTRY_AUTH_TOKEN": TOKEN, "SENTRY_ORGANIZATION": "test-org",
+                        "SENTRY_BASE_URL": served_standin, "REDIS_URL": settings.redis_url}.items():
+        monkeypatch.setenv(name, value)
+    job_id = headers["Request-ID"]
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["undo", job_id])
+    assert result.exit_code == 0, result.output
+    assert "undone by cli (" in result.output and "status back to unresolved" in result.output
+    assert issue_in(standin)["status"] == "unresolved" and issue_in(standin)["assignedTo"] is None
+    assert "Undone by cli (" in comment_in(standin)
+    again = await asyncio.to_thread(CliRunner().invoke, app, ["undo", job_id])
+    assert again.exit_code == 1 and "not undone" in again.output
