@@ -20,6 +20,7 @@ def trust_routes() -> list[BaseRoute]:
         Route("/api/issues/{issue_id}", protected(trust.issue_trail)),
         Route("/api/jobs/{job_id}/undo", protected(trust.undo_job), methods=["POST"]),
         Route("/api/playbooks", protected(trust.playbooks)),
+        Route("/api/backtests", protected(trust.backtests)),
     ]
 
 

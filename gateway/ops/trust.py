@@ -93,3 +93,28 @@ async def playbooks(request: Request) -> Response:
             "would": {k[6:]: int(v) for k, v in fields.items() if k.startswith("would:")},
         })
     return JSONResponse({"playbooks": out})
+
+
+BACKTEST_FIELDS = ("rules", "state", "started_at", "updated_at", "issues", "matched", "pages", "params")
+
+
+async def backtests(request: Request) -> Response:
+    """Past backtests, newest first: their parameters and totals (the report is in the CLI's output)."""
+    redis = _state(request).redis
+    ids = [_text(i) or "" for i in await redis.zrevrange(keys.BACKTESTS, 0, 49)]
+    async with redis.pipeline(transaction=False) as pipe:
+        for ident in ids:
+            pipe.hmget(keys.backtest(ident), list(BACKTEST_FIELDS))
+        rows = await pipe.execute()
+    out = []
+    for ident, values in zip(ids, rows, strict=True):
+        row = dict(zip(BACKTEST_FIELDS, (_text(v) for v in values), strict=True))
+        if row["state"] is None:
+            continue  # expired meanwhile
+        out.append({
+            "id": ident, "rules": row["rules"], "state": row["state"],
+            "started_at": float(row["started_at"] or 0), "updated_at": float(row["updated_at"] or 0),
+            "issues": int(row["issues"] or 0), "matched": int(row["matched"] or 0), "pages": int(row["pages"] or 0),
+            "params": json.loads(row["params"] or "{}"),
+        })
+    return JSONResponse({"backtests": out})
