@@ -226,7 +226,7 @@ def undo(
 
     from shared.redis import connect
     from shared.sentry.errors import SentryError
-    from shared.sentry_for_undo import client_for
+    from shared.sentry_access import client_for
     from shared.undo import UndoRefused, load_undo, undo_write
 
     settings = settings_or_exit()
@@ -255,6 +255,36 @@ def undo(
         raise typer.Exit(2) from None
     done = ", ".join(f"{k} back to {v if v is not None else 'nobody'}" for k, v in restored.items())
     console.print(f"undone by {by}: {done or 'nothing needed restoring'}")
+
+
+@app.command()
+def backtest(
+    rules_file: Annotated[Path, typer.Option("--rules", help="the rules file to try")],
+    since: Annotated[str, typer.Option(help="issues seen within this period (14d, 24h, 2w)")] = "14d",
+    project: Annotated[list[str] | None, typer.Option(help="a project slug (repeat for several)")] = None,
+    query: Annotated[str, typer.Option(help="Sentry search query")] = "is:unresolved",
+    limit: Annotated[int | None, typer.Option(min=1, help="stop after this many issues")] = None,
+    as_delivery: Annotated[str, typer.Option("--as", help="the delivery each issue is treated as")] = "issue.created",
+    out: Annotated[Path | None, typer.Option(help="also write the report as one HTML page")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON instead of tables")] = False,
+    fresh: Annotated[bool, typer.Option(help="start over instead of resuming an interrupted run")] = False,
+) -> None:
+    """Run the rules over the organization's past issues: what they would have done, writing nothing."""
+    from cli.backtest_cmd import BacktestOptions, run_backtest
+    from worker.rules import RulesError
+
+    settings = settings_or_exit()
+    options = BacktestOptions(rules_file=rules_file, since=since, projects=project or [], query=query, limit=limit,
+                              as_delivery=as_delivery, out=out, as_json=as_json, fresh=fresh)
+    try:
+        code = asyncio.run(run_backtest(settings, options, console))
+    except (RulesError, SettingsError, ValueError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        console.print("interrupted: run the same command again to resume from the last page")
+        raise typer.Exit(130) from None
+    raise typer.Exit(code)
 
 
 rules_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Work with a rules file.")

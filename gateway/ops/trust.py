@@ -13,7 +13,7 @@ from gateway.state import GatewayState
 from shared import keys
 from shared.audit import read_audit
 from shared.sentry.errors import SentryError
-from shared.sentry_for_undo import client_for
+from shared.sentry_access import client_for
 from shared.settings import SettingsError
 from shared.undo import UndoRefused, load_undo, undo_write
 
