@@ -216,3 +216,14 @@ async def test_cli_undo_restores_then_refuses_twice(
     assert "Undone by cli (" in comment_in(standin)
     again = await asyncio.to_thread(CliRunner().invoke, app, ["undo", job_id])
     assert again.exit_code == 1 and "not undone" in again.output
+
+
+async def test_undo_goes_through_the_ops_access_check(client_for: Any, redis: Redis) -> None:
+    open_client = await client_for()
+    foreign = await open_client.post("/api/jobs/x/undo", headers={"Origin": "https://evil.example"})
+    assert foreign.status_code == 403
+    guarded = await client_for(RESPONDER_DASHBOARD_TOKEN="dash-token-0123456789")
+    assert (await guarded.post("/api/jobs/x/undo")).status_code == 401
+    assert (await guarded.get(f"/api/issues/{ISSUE_ID}")).status_code == 401
+    ok = await guarded.post("/api/jobs/x/undo", headers={"Authorization": "Bearer dash-token-0123456789"})
+    assert ok.status_code == 404

@@ -128,11 +128,12 @@ async def leave_trail(deps: WorkerDeps, delivery: Delivery, outcome: Outcome) ->
     failure here is logged, not retried (a retry would not redo the write-back anyway)."""
     if delivery.issue_id is None:
         return
-    entries = trail_entries(
-        delivery, outcome.state, outcome.findings, outcome.plan, outcome.writeback,
-        dry_run=deps.dry_run and bool(outcome.plan.actions), reason=outcome.reason, web_url=outcome.web_url,
-    )
     try:
+        coalesced = int(await deps.redis.hget(keys.job(delivery.id), "coalesced") or 0)  # type: ignore[misc]
+        entries = trail_entries(
+            delivery, outcome.state, outcome.findings, outcome.plan, outcome.writeback, coalesced=coalesced,
+            dry_run=deps.dry_run and bool(outcome.plan.actions), reason=outcome.reason, web_url=outcome.web_url,
+        )
         await record_trail(deps.redis, delivery.issue_id, entries)
         await count_playbooks(deps.redis, outcome.plan)
     except (RedisError, OSError) as exc:

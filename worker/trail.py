@@ -37,12 +37,14 @@ def _outcome(result: WriteResult) -> str:
 
 def trail_entries(
     delivery: Delivery, state: JobState, findings: list[Finding], plan: Plan, writeback: list[WriteResult],
-    *, dry_run: bool, reason: str | None, web_url: str | None,
+    *, dry_run: bool, reason: str | None, web_url: str | None, coalesced: int = 0,
 ) -> list[AuditEntry]:
-    covered = f" ({delivery.resource}.{delivery.action})"
+    """The job's entries: its delivery (and how many more it covered), analysis, shadow plans, actions."""
+    more = f", and {coalesced} more folded into it" if coalesced else ""
+    covered = f" ({delivery.resource}.{delivery.action}{more})"
     entries = [AuditEntry(at=delivery.received_at, kind="delivery", delivery_id=delivery.id,
                           summary=f"delivery received{covered}, job {state.value}" + (f": {reason}" if reason else ""),
-                          data={"state": state.value, "web_url": web_url})]
+                          data={"state": state.value, "web_url": web_url, "coalesced": coalesced})]
     now_s = time.time()
     if findings or plan.matched_rules:
         summaries = {f.handler: redact((f.summary or f.error or "")[:SUMMARY_CHARS]) for f in findings}
