@@ -156,6 +156,7 @@ async def test_backtest_over_540_issues_interrupted_then_resumed_by_the_cli(
 
 async def test_backtest_filters_by_project_and_limit_and_shows_a_table(
     standin: Starlette, rules_file: Path, redis: Redis, make_settings: Callable[..., Settings],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     await generate(standin)
     settings = bt_settings(make_settings, "http://standin.test/api/0/")
@@ -168,6 +169,8 @@ async def test_backtest_filters_by_project_and_limit_and_shows_a_table(
         projects=["billing-api"], limit=120).backtest_id())
     assert state is not None and state.state == "done" and state.report.issues == 120
     assert state.report.playbooks["billing-team"].matched == 120
+    table = capsys.readouterr().out
+    assert f"backtest {state.id}: 120 issues" in table and "billing-team" in table and "assign to team:2 x120" in table
 
 
 async def test_bad_backtest_options_are_refused(rules_file: Path, make_settings: Callable[..., Settings]) -> None:

@@ -23,6 +23,7 @@ from shared import keys
 from shared.sentry.client import SentryClient
 from shared.sentry.errors import SentryError, SentryNotFound
 from shared.sentry.models import Event, Issue
+from shared.sentry.redact import redact
 from worker.analysis.registry import HandlerRegistry
 from worker.backtest import BacktestReport, IssueBrief, backtest_issue
 from worker.context import now
@@ -160,7 +161,7 @@ class Backtest:
             event = None
         plan, conflicts = backtest_issue(issue, event, self.rules, self.registry,
                                          resource=resource, action=action, now=now())
-        brief = IssueBrief(id=issue.id, title=issue.title, project=issue.project.slug,
+        brief = IssueBrief(id=issue.id, title=redact(issue.title), project=issue.project.slug,
                            web_url=issue_web_url(self.base_url, state.params.organization, issue.id, issue.permalink))
         state.report.add(brief, plan, conflicts)
 
