@@ -163,12 +163,19 @@ async def undo_write(redis: Redis, client: SentryClient, write_id: str, by: str)
                               "nothing was touched", changed)
         result = UndoResult(record)
         await _mark_own_write(redis, record.issue_id)
-        if (current.status, current.substatus) != (record.before.status, record.before.substatus):
-            await client.update_issue(record.issue_id, restore_update(record.before))
-            result.restored["status"] = record.before.status
-        if not same_assignee(record.before.assignee, current.assigned_to):
-            await client.assign(record.issue_id, record.before.assignee or "")
-            result.restored["assignee"] = record.before.assignee
+        # After each restoring write, `after` is what the issue now is: an undo that fails half-way
+        # (Sentry down) can be tried again without taking its own first write for a person's.
+        before = record.before
+        if (current.status, current.substatus) != (before.status, before.substatus):
+            await client.update_issue(record.issue_id, restore_update(before))
+            result.restored["status"] = before.status
+            record.after.status, record.after.substatus = before.status, before.substatus
+            await save_undo(redis, record)
+        if not same_assignee(before.assignee, current.assigned_to):
+            await client.assign(record.issue_id, before.assignee or "")
+            result.restored["assignee"] = before.assignee
+            record.after.assignee = before.assignee
+            await save_undo(redis, record)
         record.undone_at, record.undone_by = time.time(), by
         await save_undo(redis, record)
         result.comment = await _note_undo(redis, client, record)

@@ -227,3 +227,32 @@ async def test_undo_goes_through_the_ops_access_check(client_for: Any, redis: Re
     assert (await guarded.get(f"/api/issues/{ISSUE_ID}")).status_code == 401
     ok = await guarded.post("/api/jobs/x/undo", headers={"Authorization": "Bearer dash-token-0123456789"})
     assert ok.status_code == 404
+
+
+class AssignFails(httpx.AsyncBaseTransport):
+    """The stand-in, except that assignments answer 503 while `failing` is set."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+        self.failing = True
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.failing and request.method == "PUT" and b"assignedTo" in request.content:
+            return httpx.Response(503, json={"detail": "injected"})
+        return await self.inner.handle_async_request(request)
+
+
+async def test_an_undo_that_fails_half_way_can_be_tried_again(
+    processed: Setup, standin: Starlette, redis: Redis,
+) -> None:
+    client, job_id = await processed()
+    transport = AssignFails(standin)
+    client._transport.app.state.gateway.sentry_transport = transport  # type: ignore[attr-defined]
+    first = await client.post(f"/api/jobs/{job_id}/undo")
+    assert first.status_code == 502, first.text  # the status came back, the assignment did not
+    assert issue_in(standin)["status"] == "unresolved" and issue_in(standin)["assignedTo"]["id"] == "2"
+    transport.failing = False
+    second = await client.post(f"/api/jobs/{job_id}/undo")
+    assert second.status_code == 200, second.text
+    assert second.json()["restored"] == {"assignee": None}
+    assert issue_in(standin)["assignedTo"] is None
