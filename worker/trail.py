@@ -4,7 +4,9 @@ per-playbook counters the dashboard shows (how often each fired, what it did or 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
+from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from shared import keys
@@ -14,7 +16,6 @@ from shared.sentry.redact import redact
 from worker.actions import Plan
 from worker.analysis.base import Finding
 from worker.plan import would_do
-from worker.writeback import WriteResult
 
 SUMMARY_CHARS = 200
 
@@ -29,14 +30,19 @@ def issue_web_url(base_url: str, organization: str | None, issue_id: str, permal
     return f"{root}/organizations/{organization}/issues/{issue_id}/"
 
 
-def _outcome(result: WriteResult) -> str:
-    if not result.ok:
-        return "failed"
-    return "already" if result.skipped else "done"
+def _outcome(result: BaseModel) -> tuple[str, str, str]:
+    """(kind, outcome, detail) of a write-back result: a typed outcome (done, already, refused...)
+    when the result carries one, else read from ok/skipped."""
+    data = result.model_dump(mode="json")
+    kind = str(data.get("kind") or data.get("action") or "")
+    if "outcome" in data:
+        return kind, str(data["outcome"]), str(data.get("detail") or "")
+    outcome = "failed" if not data.get("ok", True) else "already" if data.get("skipped") else "done"
+    return kind, outcome, str(data.get("detail") or "")
 
 
 def trail_entries(
-    delivery: Delivery, state: JobState, findings: list[Finding], plan: Plan, writeback: list[WriteResult],
+    delivery: Delivery, state: JobState, findings: list[Finding], plan: Plan, writeback: Sequence[BaseModel],
     *, dry_run: bool, reason: str | None, web_url: str | None, coalesced: int = 0,
 ) -> list[AuditEntry]:
     """The job's entries: its delivery (and how many more it covered), analysis, shadow plans, actions."""
@@ -63,11 +69,10 @@ def trail_entries(
                                       summary=f"{would_do(action)}: planned only (dry run)",
                                       data={"kind": action.kind, "outcome": "planned"}))
     for result in writeback:
-        outcome = _outcome(result)
-        detail = f" ({result.detail})" if result.detail else ""
+        kind, outcome, detail = _outcome(result)
         entries.append(AuditEntry(at=now_s, kind="action", delivery_id=delivery.id,
-                                  summary=f"{result.kind}: {outcome}{detail}",
-                                  data=result.model_dump(mode="json") | {"outcome": outcome}))
+                                  summary=f"{kind}: {outcome}" + (f" ({detail})" if detail else ""),
+                                  data=result.model_dump(mode="json") | {"kind": kind, "outcome": outcome}))
     return entries
 
 

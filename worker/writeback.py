@@ -107,7 +107,7 @@ class WriteBack:
         update = IssueUpdate(
             status=action.status, status_details=action.details, substatus=action.substatus
         )
-        await self._before_write(action, issue)
+        await self._before_write(issue, update)
         await self.client.update_issue(issue.id, update)
         return WriteResult(kind="set_status", ok=True, detail=action.status)
 
@@ -117,17 +117,16 @@ class WriteBack:
             f"{current.type}:{current.id}", current.name, current.email
         ):
             return WriteResult(kind="assign", ok=True, skipped=True, detail="already assigned")
-        await self._before_write(action, issue)
+        await self._before_write(issue, IssueUpdate(assigned_to=action.assignee))
         await self.client.assign(issue.id, action.assignee)
         return WriteResult(kind="assign", ok=True, detail=action.assignee)
 
-    async def _before_write(self, action: StatusAction | AssignAction, issue: Issue) -> None:
+    async def _before_write(self, issue: Issue, update: IssueUpdate) -> None:
         """Keep the issue's state before the write, so the write can be undone (shared/undo.py)."""
-        status = action.status if isinstance(action, StatusAction) else None
-        substatus = action.substatus if isinstance(action, StatusAction) else None
-        assignee = action.assignee if isinstance(action, AssignAction) else None
-        await remember_write(self.redis, self.write_id, issue, status=status, substatus=substatus,
-                             assignee=assignee, organization=self.client.organization, installation=self.installation)
+        await remember_write(
+            self.redis, self.write_id, issue, status=update.status, substatus=update.substatus,
+            assignee=update.assigned_to, organization=self.client.organization, installation=self.installation,
+        )
         await self._mark_own_write(issue.id)
 
     async def _mark_own_write(self, issue_id: str) -> None:

@@ -210,7 +210,9 @@ async function showDetail(id) {
     parts.push(...section("Write-back", el("ul", {},
       ...job.writeback.map((w) => el("li", { class: w.ok ? "" : "error" }, `${w.kind}: ${w.ok ? (w.skipped ? "skipped" : "done") : "failed"} ${w.detail}`)))));
   }
-  if (job.writeback.some((w) => w.ok && !w.skipped && ["set_status", "assign"].includes(w.kind))) {
+  const changedIssue = (w) => (w.outcome ? w.outcome === "done" : w.ok && !w.skipped)
+    && ["set_status", "assign"].includes(w.kind ?? w.action);
+  if (job.writeback.some(changedIssue)) {
     parts.push(el("p", {}, el("button", { "data-testid": "detail-undo", onclick: () => undo(job.id) }, "Undo"),
       el("span", { class: "muted", id: "undo-result", "data-testid": "undo-result" }, " restore the issue's status and assignee")));
   }
