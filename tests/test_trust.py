@@ -256,3 +256,14 @@ async def test_an_undo_that_fails_half_way_can_be_tried_again(
     assert second.status_code == 200, second.text
     assert second.json()["restored"] == {"assignee": None}
     assert issue_in(standin)["assignedTo"] is None
+
+
+async def test_in_dry_run_live_playbooks_count_what_they_would_have_done(redis: Redis) -> None:
+    from worker.actions import Plan, StatusAction
+    from worker.trail import count_playbooks
+
+    plan = Plan(actions=[StatusAction(status="resolved", rule="triage")], matched_rules=["triage"])
+    await count_playbooks(redis, plan, executed=False)
+    await count_playbooks(redis, plan, executed=True)
+    stats = await redis.hgetall("responder:playbook:triage")
+    assert stats[b"fired"] == b"2" and stats[b"would:resolve"] == b"1" and stats[b"did:resolve"] == b"1"

@@ -148,7 +148,7 @@ async def leave_trail(deps: WorkerDeps, delivery: Delivery, outcome: Outcome) ->
             dry_run=deps.dry_run and bool(outcome.plan.actions), reason=outcome.reason, web_url=outcome.web_url,
         )
         await record_trail(deps.redis, delivery.issue_id, entries)
-        await count_playbooks(deps.redis, outcome.plan)
+        await count_playbooks(deps.redis, outcome.plan, executed=bool(outcome.writeback))
     except (RedisError, OSError) as exc:
         log.warning("audit_trail_failed", error=type(exc).__name__)
 

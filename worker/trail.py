@@ -80,8 +80,10 @@ async def record_trail(redis: Redis, issue_id: str, entries: list[AuditEntry]) -
     await append_audit(redis, issue_id, entries)
 
 
-async def count_playbooks(redis: Redis, plan: Plan) -> None:
-    """Per playbook: fired, and per action what it did (live) or would have done (shadow)."""
+async def count_playbooks(redis: Redis, plan: Plan, executed: bool = True) -> None:
+    """Per playbook: fired, and per action what it did (live) or would have done (shadow, or any
+    playbook in dry run)."""
+    done = "did" if executed else "would"
     now_s = time.time()
     async with redis.pipeline(transaction=False) as pipe:
         for name in plan.matched_rules:
@@ -91,7 +93,7 @@ async def count_playbooks(redis: Redis, plan: Plan) -> None:
         for action in plan.actions:
             rule = getattr(action, "rule", None)
             if rule:
-                pipe.hincrby(keys.playbook_stats(rule), f"did:{would_do(action)}", 1)
+                pipe.hincrby(keys.playbook_stats(rule), f"{done}:{would_do(action)}", 1)
         for shadow in plan.shadow:
             key = keys.playbook_stats(shadow.playbook)
             pipe.hincrby(key, "fired", 1)

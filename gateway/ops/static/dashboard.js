@@ -281,7 +281,8 @@ async function refreshTrust() {
   const rows = books.playbooks.map((p) =>
     el("tr", { "data-playbook": p.name },
       el("td", {}, p.name), el("td", { class: p.mode === "shadow" ? "state retrying" : "" }, p.mode),
-      el("td", {}, p.fired), el("td", {}, p.mode === "shadow" ? `would have: ${counts(p.would)}` : counts(p.did))));
+      el("td", {}, p.fired), el("td", {}, [counts(p.did), Object.keys(p.would).length ? `would have: ${counts(p.would)}` : ""]
+        .filter(Boolean).join("; "))));
   $("#playbooks").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { class: "muted" }, "No playbook has fired yet."))]));
   const runs = tests.backtests.map((b) =>
     el("tr", {}, el("td", {}, time(b.started_at)), el("td", { title: b.rules }, b.rules),
