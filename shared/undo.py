@@ -14,8 +14,10 @@ it is at most four calls.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -138,10 +140,24 @@ class UndoResult:
     comment: str | None = None  # the note edited, if there was one
 
 
-def restore_update(before: IssueState) -> IssueUpdate:
+def restore_update(before: IssueState, now_s: float | None = None) -> IssueUpdate:
+    """The update that puts the status back. Sentry shows an ignore's end as `ignoreUntil`; it takes
+    a duration, so the minutes left are sent (an ignore that has run out becomes unresolved)."""
     details = {DETAIL_FIELDS[k]: v for k, v in before.status_details.items() if k in DETAIL_FIELDS and v}
+    status = before.status if before.status in ("resolved", "unresolved", "ignored") else "unresolved"
+    if status == "resolved" and details.get("in_next_release"):
+        status = "resolvedInNextRelease"
+    until = before.status_details.get("ignoreUntil")
+    if status == "ignored" and isinstance(until, str) and "ignore_duration" not in details:
+        try:
+            left_s = datetime.fromisoformat(until.replace("Z", "+00:00")).timestamp() - (now_s or time.time())
+        except ValueError:
+            left_s = 0.0
+        if left_s <= 0:
+            return IssueUpdate(status="unresolved")
+        details["ignore_duration"] = math.ceil(left_s / 60)
     return IssueUpdate.model_validate({
-        "status": before.status if before.status in ("resolved", "unresolved", "ignored") else "unresolved",
+        "status": status,
         "substatus": before.substatus if before.substatus in ARCHIVED else None,
         "status_details": StatusDetails.model_validate(details) if details else None,
     })
