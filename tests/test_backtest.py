@@ -152,6 +152,9 @@ async def test_backtest_over_540_issues_interrupted_then_resumed_by_the_cli(
     gateway = await client_for()
     listed = (await gateway.get("/api/backtests")).json()["backtests"]
     assert listed[0]["state"] == "done" and listed[0]["issues"] == expected and listed[0]["pages"] == 6
+    whole = (await gateway.get(f"/api/backtests/{listed[0]['id']}")).json()
+    assert whole["report"]["issues"] == expected and whole["params"]["since"] == "30d"
+    assert (await gateway.get("/api/backtests/nope")).status_code == 404
 
 
 async def test_backtest_filters_by_project_and_limit_and_shows_a_table(

@@ -21,6 +21,7 @@ def trust_routes() -> list[BaseRoute]:
         Route("/api/jobs/{job_id}/undo", protected(trust.undo_job), methods=["POST"]),
         Route("/api/playbooks", protected(trust.playbooks)),
         Route("/api/backtests", protected(trust.backtests)),
+        Route("/api/backtests/{backtest_id}", protected(trust.backtest_report)),
     ]
 
 

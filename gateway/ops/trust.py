@@ -118,3 +118,13 @@ async def backtests(request: Request) -> Response:
             "params": json.loads(row["params"] or "{}"),
         })
     return JSONResponse({"backtests": out})
+
+
+async def backtest_report(request: Request) -> Response:
+    """One backtest's whole report (what the CLI prints with --json)."""
+    raw = await _state(request).redis.hget(keys.backtest(request.path_params["backtest_id"]), "state_json")  # type: ignore[misc]
+    if raw is None:
+        return JSONResponse({"error": "not found"}, status_code=404)
+    state = json.loads(raw)
+    state["params"].pop("rules_digest", None)
+    return JSONResponse(state)
