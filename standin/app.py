@@ -9,6 +9,7 @@ with a `routes(state)` and one line below.
 from __future__ import annotations
 
 import os
+from functools import partial
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -16,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from standin import auth, control, events, issues, notes
+from standin import auth, control, events, issues, notes, org_issues
 from standin.guard import Standin
 from standin.ratelimit import RateLimitMiddleware
 from standin.state import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_TOKEN, StandinState, seed
@@ -36,7 +37,10 @@ def create_standin(
                          client_id=client_id, client_secret=client_secret)
     state.reset()
     state.tokens[token] = state.integration_user["id"]
+    s = Standin(state)
     routes = [
+        Route("/api/0/organizations/{org}/issues/", partial(org_issues.list_org_issues, s), methods=["GET"]),
+        Route("/_standin/generate", partial(org_issues.generate, s), methods=["POST"]),
         *issues.routes(state),
         *events.routes(state),
         *notes.routes(state),

@@ -72,6 +72,5 @@ def routes(state: StandinState) -> list[Route]:
     issue, issue_list = partial(_issue, state), partial(_issue_list, state)
     return [
         Route(ISSUE, api(state, "issue", issue), methods=["GET", "PUT"]),
-        Route("/api/0/organizations/{org}/issues/", api(state, "issues", issue_list), methods=["GET"]),
         Route("/api/0/projects/{org}/{project}/issues/", api(state, "issues", issue_list), methods=["GET"]),
     ]

@@ -103,6 +103,9 @@ class Playbook(Strict):
     # A destructive action that rests on the classification needs at least this confidence
     # (default: the file's min_confidence).
     min_confidence: float | None = Field(None, ge=0, le=1)
+    # shadow: planned and recorded ("would have: resolve"), never executed; promote it to live
+    # once the dashboard shows it does what was meant.
+    mode: Literal["live", "shadow"] = "live"
 
 
 class OwnershipRule(Strict):

@@ -22,6 +22,7 @@ from shared import keys
 from shared.sentry.client import SentryClient
 from shared.sentry.errors import SentryClientError, SentryError, SentryForbidden, SentryNotFound
 from shared.sentry.models import Issue, IssueUpdate
+from shared.undo import remember_write
 from worker.actions import Action, AssignAction, CommentAction, Plan, StatusAction
 from worker.markdown import md
 from worker.outcomes import ActionOutcome, OutcomeKind, outcome_line, outcome_of
@@ -81,10 +82,13 @@ class WriteBack:
     client: SentryClient
     redis: Redis
     dedup_ttl_s: int
+    installation: str | None = None  # kept with the undo record, to undo through the same installation
+    write_id: str = ""  # the delivery being written back (undo records are kept under it)
 
     async def execute(
         self, plan: Plan, issue: Issue, delivery_id: str, retried: bool
     ) -> list[ActionOutcome]:
+        self.write_id = delivery_id
         results: list[ActionOutcome] = []
         comment: tuple[str, str] | None = None  # (note id, text) of the comment posted
         for action in plan.actions:
@@ -170,7 +174,7 @@ class WriteBack:
             return outcome_of(action, OutcomeKind.ALREADY)
         update = IssueUpdate(status=action.status, status_details=action.details, substatus=action.substatus)
         try:
-            await self._write(issue.id, update)
+            await self._write(issue, update)
         except REFUSALS as exc:
             if action.status == "resolvedInNextRelease" and NO_RELEASE in exc.detail:
                 return await self._resolve_instead(action, issue, exc)
@@ -184,7 +188,7 @@ class WriteBack:
         if issue.status == "resolved":
             return outcome_of(fallback, OutcomeKind.ALREADY)
         try:
-            await self._write(issue.id, IssueUpdate(status="resolved"))
+            await self._write(issue, IssueUpdate(status="resolved"))
         except REFUSALS as exc:
             return outcome_of(fallback, OutcomeKind.REFUSED, exc.detail)
         return outcome_of(fallback, OutcomeKind.DONE, FALLBACK.format(refusal.detail))
@@ -193,14 +197,22 @@ class WriteBack:
         if already_assigned(action.assignee, issue):
             return outcome_of(action, OutcomeKind.ALREADY)
         try:
-            await self._write(issue.id, IssueUpdate(assigned_to=action.assignee))
+            await self._write(issue, IssueUpdate(assigned_to=action.assignee))
         except REFUSALS as exc:
             return outcome_of(action, OutcomeKind.REFUSED, exc.detail)
         return outcome_of(action, OutcomeKind.DONE)
 
-    async def _write(self, issue_id: str, update: IssueUpdate) -> None:
-        await self._mark_own_write(issue_id)
-        await self.client.update_issue(issue_id, update)
+    async def _write(self, issue: Issue, update: IssueUpdate) -> None:
+        await self._before_write(issue, update)
+        await self.client.update_issue(issue.id, update)
+
+    async def _before_write(self, issue: Issue, update: IssueUpdate) -> None:
+        """Keep the issue's state before the write, so the write can be undone (shared/undo.py)."""
+        await remember_write(
+            self.redis, self.write_id, issue, status=update.status, substatus=update.substatus,
+            assignee=update.assigned_to, organization=self.client.organization, installation=self.installation,
+        )
+        await self._mark_own_write(issue.id)
 
     async def _mark_own_write(self, issue_id: str) -> None:
         """Remember that the next issue.* delivery for this issue may be our own echo, and that

@@ -150,3 +150,26 @@ class ConcurrencyGate:
         if concurrent_remaining == 0:
             limit = min(limit, max(1, self.active))
         self.limit = limit
+BUDGET_POLL_S = 1.0
+
+
+@dataclass
+class BudgetShare:
+    """Calls only while more than (1 - share) of the shared budget is left, so live work goes on:
+    waits (outside any job: the backtest CLI) until the worker's use drops below that."""
+
+    inner: RateLimiter
+    limit: int
+    share: float
+
+    async def acquire(self) -> float:
+        keep = self.limit * (1 - self.share)
+        while await self.inner.remaining() <= keep:
+            await asyncio.sleep(BUDGET_POLL_S)
+        return await self.inner.acquire()
+
+    async def remaining(self) -> int:
+        return await self.inner.remaining()
+
+    async def block_until(self, reset_epoch_s: float) -> None:
+        await self.inner.block_until(reset_epoch_s)
