@@ -22,7 +22,7 @@ from shared import keys
 from shared.sentry.client import SentryClient
 from shared.sentry.errors import SentryClientError, SentryError, SentryForbidden, SentryNotFound
 from shared.sentry.models import Issue, IssueUpdate
-from shared.undo import remember_write
+from shared.undo import load_undo, remember_write, save_undo
 from worker.actions import Action, AssignAction, CommentAction, Plan, StatusAction
 from worker.markdown import md
 from worker.outcomes import ActionOutcome, OutcomeKind, outcome_line, outcome_of
@@ -203,8 +203,17 @@ class WriteBack:
         return outcome_of(action, OutcomeKind.DONE)
 
     async def _write(self, issue: Issue, update: IssueUpdate) -> None:
+        earlier = await load_undo(self.redis, self.write_id)
         await self._before_write(issue, update)
-        await self.client.update_issue(issue.id, update)
+        try:
+            await self.client.update_issue(issue.id, update)
+        except REFUSALS:
+            # Sentry changed nothing: there is nothing of this write to undo.
+            if earlier is None:
+                await self.redis.delete(keys.undo(self.write_id))
+            else:
+                await save_undo(self.redis, earlier)
+            raise
 
     async def _before_write(self, issue: Issue, update: IssueUpdate) -> None:
         """Keep the issue's state before the write, so the write can be undone (shared/undo.py)."""
