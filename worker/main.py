@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import structlog
 from arq import Worker
-from arq.connections import RedisSettings
 from arq.worker import func
 from redis.asyncio import Redis
 
@@ -20,7 +19,8 @@ from shared import keys
 from shared.installations import InstallationStore, TokenCipher
 from shared.jobstore import JobStore
 from shared.logging import configure_logging
-from shared.queue import PROCESS_DELIVERY, DeliveryQueue, deserialize, serialize
+from shared.queue import PROCESS_DELIVERY, DeliveryQueue, arq_pool, deserialize, serialize
+from shared.redis import RedisConfig
 from shared.sentry.client import SentryClient
 from shared.sentry.installs import InstallationAuth, InstallationTokens
 from shared.sentry.ratelimit import RedisRateLimiter
@@ -128,7 +128,6 @@ def worker_options(settings: Settings) -> dict[str, Any]:
             func(process_delivery, name=PROCESS_DELIVERY, max_tries=settings.max_tries + 1)
         ],
         "queue_name": settings.queue_name,
-        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "max_jobs": settings.max_jobs,
         "job_timeout": settings.job_timeout_s + JOB_TIMEOUT_MARGIN_S,  # a backstop: our own comes first
         "keep_result": 0,
@@ -143,8 +142,22 @@ def worker_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+class ResponderWorker(Worker):
+    """arq's worker with its pool from the project's one connection factory (TLS, ACL users,
+    Sentinel): made afresh whenever arq has closed it, so a restarted main loop connects the same way."""
+
+    def __init__(self, *, redis_config: RedisConfig, **options: Any) -> None:
+        super().__init__(**options)
+        self._redis_config = redis_config
+
+    async def main(self) -> None:
+        if self._pool is None:
+            self._pool = arq_pool(self._redis_config, self.queue_name)
+        await super().main()
+
+
 def build_worker(settings: Settings, **overrides: Any) -> Worker:
-    return Worker(**(worker_options(settings) | overrides))
+    return ResponderWorker(redis_config=settings.redis, **(worker_options(settings) | overrides))
 
 
 def run_worker(settings: Settings) -> None:
