@@ -286,13 +286,20 @@ class IntakeBatcher:
             await asyncio.gather(self._flusher, return_exceptions=True)
 
 
+class _MaskedRedisSettings(RedisSettings):
+    """arq's settings print every field, the password included; these print it masked."""
+
+    def __repr__(self) -> str:
+        return super().__repr__().replace(repr(self.password), "'***'") if self.password else super().__repr__()
+
+
 def arq_settings(config: RedisConfig) -> RedisSettings:
     """arq's own connection settings from the project's parsed Redis config (for arq tooling;
     the worker takes its pool from `arq_pool`, which arq's Sentinel path cannot match: it passes
     neither timeouts, retries, CA files nor a sentinel password)."""
     tls = config.tls
     host: str | list[tuple[str, int]] = list(config.hosts) if config.sentinel_master else config.hosts[0][0]
-    return RedisSettings(
+    return _MaskedRedisSettings(
         host=host, port=config.hosts[0][1], unix_socket_path=config.unix_socket_path,
         database=config.db, username=config.username,
         password=config.password.get_secret_value() if config.password else None,
