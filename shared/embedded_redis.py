@@ -179,7 +179,9 @@ class EmbeddedSentinel:
     def master_address(self) -> tuple[str, int] | None:
         client = redis.Redis(port=self.port, socket_timeout=1)
         try:
-            found = client.execute_command("SENTINEL", "get-master-addr-by-name", self.master_name)
+            found = client.execute_command(  # type: ignore[no-untyped-call]
+                "SENTINEL", "get-master-addr-by-name", self.master_name
+            )
         finally:
             client.close()
         if not found:

@@ -21,7 +21,7 @@ from tests.conftest import delivery
 from tests.tls_certs import make_tls_files
 from worker.main import build_worker
 
-PASSWORD = "pa:ss@w0rd/with-odd%chars"  # noqa: S105 - a test password, percent-encoded in URLs
+PASSWORD = "pa:ss@w0rd/with-odd%chars"
 QUOTED = "pa%3Ass%40w0rd%2Fwith-odd%25chars"
 
 

@@ -27,7 +27,7 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
 def make_tls_files(directory: Path) -> TLSFiles:
     """A CA, and one certificate it signed that serves (127.0.0.1, localhost) and authenticates a client."""
     directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (
         x509.CertificateBuilder().subject_name(_name("responder test CA")).issuer_name(_name("responder test CA"))
