@@ -23,7 +23,7 @@ from redis.exceptions import NoScriptError, RedisError
 
 from shared import keys
 from shared.jobs import Delivery
-from shared.redis import RedisConfig, connect_as
+from shared.redis import FAILOVER_RETRIES, RedisConfig, connect_as
 
 PROCESS_DELIVERY = "process_delivery"
 JOB_EXPIRES_S = 7 * 24 * 3600
@@ -312,7 +312,7 @@ def arq_settings(config: RedisConfig) -> RedisSettings:
 
 def arq_pool(config: RedisConfig, queue_name: str) -> ArqRedis:
     """The worker's pool: arq's client class, connected by the one factory (TLS, ACL, Sentinel)."""
-    pool = connect_as(ArqRedis, config)
+    pool = connect_as(ArqRedis, config, retries=FAILOVER_RETRIES)
     pool.job_serializer = serialize
     pool.job_deserializer = deserialize
     pool.default_queue_name = queue_name

@@ -29,17 +29,22 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError
 from redis.retry import Retry as SyncRetry
 from redis.sentinel import Sentinel as SyncSentinel
 
 DEFAULT_PORT = 6379
 DEFAULT_SENTINEL_PORT = 26379
-# Connection errors are retried for about five seconds in all (0.05, 0.1, 0.2, 0.4, then 0.8 s
-# apart): long enough for Sentinel to promote a replica with a short `down-after-milliseconds`,
-# short enough that a job or a request never hangs on a Redis that is gone.
-RETRIES = 9
+# Connection errors (refused, reset, "the previous master is now a replica") are retried with
+# backoff (0.05, 0.1, 0.2, 0.4, 0.8, then 1 s apart). Interactive callers (requests, the CLI) retry
+# for about a third of a second, then fail and fall back (the gateway spools). The worker retries for
+# about ten seconds: long enough to ride out a Sentinel promotion with a short
+# `down-after-milliseconds`; its own outage handling takes over beyond that. Timeouts are not
+# retried: a Redis that does not answer costs one timeout, not ten.
+QUICK_RETRIES = 3
+FAILOVER_RETRIES = 13
 BACKOFF_BASE_S = 0.05
-BACKOFF_CAP_S = 0.8
+BACKOFF_CAP_S = 1.0
 
 R = TypeVar("R", bound=Redis)
 
@@ -193,16 +198,19 @@ def _sentinel_options(config: RedisConfig, options: dict[str, Any]) -> dict[str,
     return kept
 
 
-def connect(target: RedisConfig | str, timeout_s: float = 2.0) -> Redis:
+def connect(target: RedisConfig | str, timeout_s: float = 2.0, retries: int = QUICK_RETRIES) -> Redis:
     """An asyncio client (a pool); through Sentinel, one that follows the primary."""
-    return connect_as(Redis, target, timeout_s)
+    return connect_as(Redis, target, timeout_s, retries)
 
 
-def connect_as(redis_class: type[R], target: RedisConfig | str, timeout_s: float = 2.0) -> R:
+def connect_as(
+    redis_class: type[R], target: RedisConfig | str, timeout_s: float = 2.0, retries: int = QUICK_RETRIES
+) -> R:
     """`connect` for a subclass of the asyncio client (arq's `ArqRedis`, for the worker)."""
     config = target if isinstance(target, RedisConfig) else parse_redis_url(target)
     options = _options(config, timeout_s) | {
-        "retry": Retry(ExponentialBackoff(cap=BACKOFF_CAP_S, base=BACKOFF_BASE_S), RETRIES)
+        "retry": Retry(ExponentialBackoff(cap=BACKOFF_CAP_S, base=BACKOFF_BASE_S), retries),
+        "retry_on_error": [ConnectionError],
     }
     if config.sentinel_master:
         sentinel = Sentinel(  # type: ignore[no-untyped-call]
@@ -221,7 +229,8 @@ def connect_sync(target: RedisConfig | str, timeout_s: float = 2.0) -> sync_redi
     """The same connection for synchronous callers (the CLI, the demo, scripts)."""
     config = target if isinstance(target, RedisConfig) else parse_redis_url(target)
     options = _options(config, timeout_s) | {
-        "retry": SyncRetry(ExponentialBackoff(cap=BACKOFF_CAP_S, base=BACKOFF_BASE_S), RETRIES)
+        "retry": SyncRetry(ExponentialBackoff(cap=BACKOFF_CAP_S, base=BACKOFF_BASE_S), QUICK_RETRIES),
+        "retry_on_error": [ConnectionError],
     }
     if config.sentinel_master:
         sentinel = SyncSentinel(  # type: ignore[no-untyped-call]
