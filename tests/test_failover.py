@@ -12,6 +12,7 @@ is what an orchestrator restarting it would do.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 import time
 import uuid
@@ -164,7 +165,7 @@ def env_for(url: str, standin_url: str, spool: Path) -> dict[str, str]:
 
 def longest_gap_s(acked: list[Sent], started: float) -> float:
     times = [started, *sorted(s.at for s in acked)]
-    return max(b - a for a, b in zip(times, times[1:], strict=False))
+    return max(b - a for a, b in itertools.pairwise(times))
 
 
 @pytest.mark.timeout(300)
