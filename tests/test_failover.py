@@ -187,7 +187,6 @@ def test_primary_killed_mid_stream_loses_and_doubles_nothing(replicated: Replica
         poster = stream.start()
         try:
             wait_until(lambda: len(stream.acked()) >= KILL_AFTER_ACKS, "deliveries acknowledged before the kill")
-            old_port = replicated.primary.port
             replicated.primary.kill()  # SIGKILL: nothing flushed, nothing handed over
             killed_at = time.monotonic()
             wait_until(lambda: replicated.sentinels[0].master_address() == ("127.0.0.1", replicated.replica.port),
@@ -195,7 +194,7 @@ def test_primary_killed_mid_stream_loses_and_doubles_nothing(replicated: Replica
             promoted_s = time.monotonic() - killed_at
             # the orchestrator restarts the lost node; it comes back as a replica of the new primary
             rejoined = stack.enter_context(EmbeddedRedis(
-                port=old_port, data_dir=tmp_path / "rejoined",
+                data_dir=tmp_path / "rejoined",
                 extra_args=["--replicaof", "127.0.0.1", str(replicated.replica.port)],
             ))
             wait_until(lambda: info(rejoined.port, "replication").get("master_link_status") == "up", "replica rejoined")
@@ -230,6 +229,8 @@ def test_primary_killed_mid_stream_loses_and_doubles_nothing(replicated: Replica
             stream.stop.set()
             for proc in procs:
                 print(f"--- {proc.args}\n{proc.log()[-6000:]}")
+            for log in sorted(tmp_path.glob("*/redis.log")):
+                print(f"--- {log}\n{log.read_text()[-3000:]}")
             raise
     lost = [s for s in acked if counts.get(s.issue_id, 0) == 0]
     doubled = [s for s in acked if counts.get(s.issue_id, 0) > 1]

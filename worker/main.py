@@ -14,6 +14,7 @@ import structlog
 from arq import Worker
 from arq.worker import func
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError, WatchError
 
 from shared import keys
 from shared.installations import InstallationStore, TokenCipher
@@ -37,6 +38,7 @@ log = structlog.get_logger("worker.main")
 HEARTBEAT_S = 5.0
 TRIM_EVERY_S = 60.0
 JOB_TIMEOUT_MARGIN_S = 5.0
+POLL_PAUSE_S = 0.5
 
 
 def worker_name() -> str:
@@ -144,7 +146,13 @@ def worker_options(settings: Settings) -> dict[str, Any]:
 
 class ResponderWorker(Worker):
     """arq's worker with its pool from the project's one connection factory (TLS, ACL users,
-    Sentinel): made afresh whenever arq has closed it, so a restarted main loop connects the same way."""
+    Sentinel): made afresh whenever arq has closed it, so a restarted main loop connects the same way.
+
+    Across a Sentinel failover the pool finds the new primary by itself; what arq cannot take is a
+    connection dropped in the middle of its poll (redis-py raises WatchError for a WATCH cut short,
+    ConnectionError once its retries are spent), which would end the process. Such a poll is given
+    up and tried again after a pause, the job slot it had taken given back.
+    """
 
     def __init__(self, *, redis_config: RedisConfig, **options: Any) -> None:
         super().__init__(**options)
@@ -154,6 +162,22 @@ class ResponderWorker(Worker):
         if self._pool is None:
             self._pool = arq_pool(self._redis_config, self.queue_name)
         await super().main()
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except (ConnectionError, WatchError) as exc:
+            log.warning("poll_lost_redis", error=type(exc).__name__)
+            await asyncio.sleep(POLL_PAUSE_S)
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        for job_id in job_ids:  # one at a time: a lost connection costs exactly one slot, given back
+            try:
+                await super().start_jobs([job_id])
+            except (ConnectionError, WatchError):
+                self.job_counter -= 1
+                self.sem.release()
+                raise
 
 
 def build_worker(settings: Settings, **overrides: Any) -> Worker:
