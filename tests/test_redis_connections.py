@@ -10,10 +10,13 @@ from typing import Any
 import pytest
 import redis as sync_redis
 from redis.exceptions import AuthenticationError, ConnectionError
+from typer.testing import CliRunner
 
+from cli.main import app
 from shared.embedded_redis import EmbeddedRedis, TLSFiles
 from shared.jobs import JobState
 from shared.jobstore import JobStore
+from shared.logging import SecretScrubber
 from shared.queue import arq_pool, arq_settings
 from shared.redis import RedisConfig, RedisTLS, connect, connect_sync, parse_redis_url
 from shared.settings import SettingsError, load_settings
@@ -203,3 +206,24 @@ async def test_gateway_and_worker_run_over_tls_with_an_acl_user(
 def test_config_repr_is_the_masked_url() -> None:
     config = RedisConfig(hosts=(("h", 1),), username="u", password=None)
     assert repr(config) == "RedisConfig('redis://u@h:1/0')"
+
+
+async def test_password_in_no_page_log_line_or_cli_output(
+    secure_server: EmbeddedRedis, tls_files: TLSFiles, client_for: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env = secure_env(secure_server, tls_files)
+    client = await client_for(**env)
+    for path in ("/", "/api/jobs", "/api/stats", "/readyz", "/metrics"):
+        response = await client.get(path)
+        assert response.status_code == 200, (path, response.text)
+        assert PASSWORD not in response.text and QUOTED not in response.text, path
+    settings = load_settings(**env)
+    scrubbed = SecretScrubber(settings.secret_values()).scrub(f"connecting to {settings.redis_url} with {PASSWORD}")
+    assert PASSWORD not in scrubbed
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SENTRY_CLIENT_SECRET", "x")
+    output = CliRunner().invoke(app, ["check-config"]).output
+    assert f"rediss://responder:***@127.0.0.1:{secure_server.tls_port}/0" in output
+    assert PASSWORD not in output and QUOTED not in output
