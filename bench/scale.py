@@ -109,10 +109,11 @@ def run(smoke: bool, latency_s: float) -> dict[str, object]:
             n: flat_out(redis_server.url, standin, env, jobs, n, FIRST_ISSUE + 100_000 * n) for n in (1, 2, 4)
         }
         budget = budget_held(redis_server.url, standin, env, 4, 30 if smoke else 120, 6 if smoke else 30)
-    rows = [("processes", "deliveries/s taken (gateways)", "jobs/s done (workers)", "vs 1")]
+    rows = [("processes", "gateways: deliveries/s", "vs 1", "workers: jobs/s", "vs 1")]
     for n in (1, 2, 4):
-        gateway = f"{gateway_rates[n]:,.0f}" if n in gateway_rates else ""
-        rows.append((str(n), gateway, f"{worker_runs[n].jobs_per_s:,.1f}",
+        rate = gateway_rates.get(n)
+        gateway = (f"{rate:,.0f}", f"{rate / gateway_rates[1]:.2f}x") if rate else ("", "")
+        rows.append((str(n), *gateway, f"{worker_runs[n].jobs_per_s:,.1f}",
                      f"{worker_runs[n].jobs_per_s / worker_runs[1].jobs_per_s:.2f}x"))
     print(harness.table(rows))
     print(f"Sentry latency {latency_s * 1000:.0f} ms a call, {jobs} jobs a run; one Redis for all")
