@@ -109,7 +109,7 @@ def run(smoke: bool, latency_s: float) -> dict[str, object]:
             n: flat_out(redis_server.url, standin, env, jobs, n, FIRST_ISSUE + 100_000 * n) for n in (1, 2, 4)
         }
         budget = budget_held(redis_server.url, standin, env, 4, 30 if smoke else 120, 6 if smoke else 30)
-    rows = [("processes", "gateways: deliveries/s", "vs 1", "workers: jobs/s", "vs 1")]
+    rows: list[tuple[str, ...]] = [("processes", "gateways: deliveries/s", "vs 1", "workers: jobs/s", "vs 1")]
     for n in (1, 2, 4):
         rate = gateway_rates.get(n)
         gateway = (f"{rate:,.0f}", f"{rate / gateway_rates[1]:.2f}x") if rate else ("", "")
