@@ -1,9 +1,14 @@
-"""The worker process: arq settings, start-up (clients, rules, handlers), heartbeat and retention."""
+"""The worker process: arq settings, start-up (clients, rules, handlers), heartbeat and retention.
+
+The process rides out Redis outages (worker/arq_worker.py, worker/redis_health.py): it exits only
+on a signal or a configuration error.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import socket
 import time
@@ -11,25 +16,25 @@ from typing import Any
 
 import httpx
 import structlog
-from arq import Worker
 from arq.worker import func
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError, WatchError
+from redis.exceptions import AuthenticationError
 
 from shared import keys
 from shared.installations import InstallationStore, TokenCipher
 from shared.jobstore import JobStore
 from shared.logging import configure_logging
-from shared.queue import PROCESS_DELIVERY, DeliveryQueue, arq_pool, deserialize, serialize
-from shared.redis import RedisConfig
+from shared.queue import PROCESS_DELIVERY, DeliveryQueue, arq_settings, deserialize, serialize
 from shared.sentry.client import SentryClient
 from shared.sentry.installs import InstallationAuth, InstallationTokens
 from shared.sentry.ratelimit import RedisRateLimiter
-from shared.settings import Settings
+from shared.settings import Settings, SettingsError
 from worker.analysis.registry import default_registry
+from worker.arq_worker import ResilientWorker
 from worker.deps import WorkerDeps
 from worker.job import process_delivery
 from worker.metrics import WorkerMetrics
+from worker.redis_health import RedisHealth, redis_down
 from worker.rules import Rules, load_rules
 from worker.sentry_clients import SentryClients
 
@@ -38,7 +43,6 @@ log = structlog.get_logger("worker.main")
 HEARTBEAT_S = 5.0
 TRIM_EVERY_S = 60.0
 JOB_TIMEOUT_MARGIN_S = 5.0
-POLL_PAUSE_S = 0.5
 
 
 def worker_name() -> str:
@@ -49,6 +53,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     redis = ctx["redis"]
     metrics = WorkerMetrics()
+    health: RedisHealth = ctx.get("redis_health") or RedisHealth()
     ctx["deps"] = WorkerDeps(
         settings=settings, redis=redis, store=JobStore(redis),
         queue=DeliveryQueue(redis, settings.queue_name, settings.dedup_ttl_s),
@@ -58,8 +63,9 @@ async def startup(ctx: dict[str, Any]) -> None:
         rules_by_org={p.stem: load_rules(p) for p in sorted(settings.rules_dir.glob("*.yaml"))}
         if settings.rules_dir else {},
         metrics=metrics,
+        redis_health=health,
     )
-    metrics.serve(settings.worker_metrics_port)
+    metrics.serve(settings.worker_metrics_port, readiness=health.readiness)
     ctx["heartbeat"] = asyncio.create_task(heartbeat(ctx["deps"], worker_name()))
     log.info("worker_started", dry_run=ctx["deps"].dry_run, mode=settings.mode)
 
@@ -102,23 +108,37 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     if deps is not None:
-        await deps.redis.hdel(keys.WORKER_HEARTBEATS, worker_name())  # type: ignore[misc]
+        with contextlib.suppress(Exception):  # Redis may be away: the dashboard then ages the entry out
+            await deps.redis.hdel(keys.WORKER_HEARTBEATS, worker_name())  # type: ignore[misc]
+            await deps.redis.hdel(keys.WORKER_REDIS_OUTAGES, worker_name())  # type: ignore[misc]
         await deps.clients.aclose()
 
 
 async def heartbeat(deps: WorkerDeps, name: str) -> None:
-    """Tell the dashboard this worker is alive, and keep the status store within its retention."""
+    """Tell the dashboard this worker is alive (and about an outage it rode out), and keep the
+    status store within its retention."""
     last_trim = 0.0
+    health = deps.redis_health
     while True:
         try:
             await deps.redis.hset(keys.WORKER_HEARTBEATS, name, repr(time.time()))  # type: ignore[misc]
+            health.beat()
+            if health.outages:
+                lost_at, back_at = health.outages[-1]
+                await deps.redis.hset(  # type: ignore[misc]
+                    keys.WORKER_REDIS_OUTAGES, name, json.dumps({"lost_at": lost_at, "back_at": back_at})
+                )
+                health.outages.clear()
             if time.monotonic() - last_trim > TRIM_EVERY_S:
                 last_trim = time.monotonic()
                 await deps.store.trim(
                     deps.settings.job_retention_count, deps.settings.job_retention_s
                 )
         except Exception as exc:  # Redis blips must not kill the heartbeat
-            log.warning("heartbeat_failed", error=type(exc).__name__)
+            if redis_down(exc):
+                health.lost(exc)  # logs once per outage
+            else:
+                log.warning("heartbeat_failed", error=type(exc).__name__)
         await asyncio.sleep(HEARTBEAT_S)
 
 
@@ -130,6 +150,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
             func(process_delivery, name=PROCESS_DELIVERY, max_tries=settings.max_tries + 1)
         ],
         "queue_name": settings.queue_name,
+        "redis_settings": arq_settings(settings.redis),  # what arq reports; the pool is arq_pool's
         "max_jobs": settings.max_jobs,
         "job_timeout": settings.job_timeout_s + JOB_TIMEOUT_MARGIN_S,  # a backstop: our own comes first
         "keep_result": 0,
@@ -144,44 +165,13 @@ def worker_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-class ResponderWorker(Worker):
-    """arq's worker with its pool from the project's one connection factory (TLS, ACL users,
-    Sentinel): made afresh whenever arq has closed it, so a restarted main loop connects the same way.
-
-    Across a Sentinel failover the pool finds the new primary by itself; what arq cannot take is a
-    connection dropped in the middle of its poll (redis-py raises WatchError for a WATCH cut short,
-    ConnectionError once its retries are spent), which would end the process. Such a poll is given
-    up and tried again after a pause, the job slot it had taken given back.
-    """
-
-    def __init__(self, *, redis_config: RedisConfig, **options: Any) -> None:
-        super().__init__(**options)
-        self._redis_config = redis_config
-
-    async def main(self) -> None:
-        if self._pool is None:
-            self._pool = arq_pool(self._redis_config, self.queue_name)
-        await super().main()
-
-    async def _poll_iteration(self) -> None:
-        try:
-            await super()._poll_iteration()
-        except (ConnectionError, WatchError) as exc:
-            log.warning("poll_lost_redis", error=type(exc).__name__)
-            await asyncio.sleep(POLL_PAUSE_S)
-
-    async def start_jobs(self, job_ids: list[bytes]) -> None:
-        for job_id in job_ids:  # one at a time: a lost connection costs exactly one slot, given back
-            try:
-                await super().start_jobs([job_id])
-            except (ConnectionError, WatchError):
-                self.job_counter -= 1
-                self.sem.release()
-                raise
-
-
-def build_worker(settings: Settings, **overrides: Any) -> Worker:
-    return ResponderWorker(redis_config=settings.redis, **(worker_options(settings) | overrides))
+def build_worker(settings: Settings, **overrides: Any) -> ResilientWorker:
+    """arq's worker, made to ride out Redis outages; its edges and the jobs share one `RedisHealth`.
+    Its pool comes from the project's one connection factory (TLS, ACL users, Sentinel)."""
+    options = worker_options(settings) | overrides
+    health = RedisHealth()
+    options["ctx"] = {**options["ctx"], "redis_health": health}
+    return ResilientWorker(redis_health=health, redis_config=settings.redis, **options)
 
 
 def run_worker(settings: Settings) -> None:
@@ -193,4 +183,7 @@ def run_worker(settings: Settings) -> None:
         import uvloop
 
         uvloop.install()
-    build_worker(settings).run()
+    try:
+        build_worker(settings).run()
+    except AuthenticationError as exc:  # Redis answers but refuses us: waiting would not help
+        raise SettingsError(f"REDIS_URL: Redis refused the credentials ({exc})") from None
