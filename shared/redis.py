@@ -179,7 +179,8 @@ def _options(config: RedisConfig, timeout_s: float) -> dict[str, Any]:
         "password": config.password.get_secret_value() if config.password else None,
         "socket_timeout": timeout_s,
         "socket_connect_timeout": timeout_s,
-        "health_check_interval": 30,
+        # No health_check_interval: a connection found dead is retried on a fresh one anyway, and
+        # redis-py 5 loops forever when a health check meets a refused login under a Retry.
     }
     if config.tls is not None:
         options |= {
