@@ -234,7 +234,7 @@ def undo(
     by = f"cli ({getpass.getuser()}@{socket.gethostname()})"
 
     async def run() -> dict[str, object]:
-        redis = connect(settings.redis_url)
+        redis = connect(settings.redis)
         try:
             record = await load_undo(redis, delivery_id)
             if record is None:
