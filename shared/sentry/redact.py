@@ -69,12 +69,9 @@ class Rule:
             while at >= 0:
                 positions.add(at)
                 at = lower.find(start, at + 1)
-        matches, end = [], 0
-        for at in sorted(positions):
-            if at >= end and (match := self.compiled.match(source, at)):
-                matches.append(match)
-                end = match.end()
-        return matches
+        # Every start is tried, even inside an earlier match: in "token: password: x" the pair
+        # at "token" ends at "password:", and the one at "password" masks x (spans are merged).
+        return [m for at in sorted(positions) if (m := self.compiled.match(source, at))]
 
 
 # Names of keys, headers and fields whose value is a secret (lower case, matched anywhere in a key).
