@@ -35,7 +35,9 @@ from shared.sentry.redact import redact, redact_json
 from shared.settings import Settings
 from tests.analysis_events import NOW, context_for
 from tests.conftest import TOKEN, load_webhook, signed_headers, wire_bytes
+from tests.processes import worker
 from tests.sentry_fake import FakeSentry
+from tests.test_chaos import Stack, stack  # noqa: F401 (the running stack, a fixture)
 from worker.analysis.base import AnalysisContext, Finding
 from worker.analysis.registry import default_registry, run_handlers
 from worker.comment import render_comment
@@ -476,3 +478,31 @@ def test_every_shape_is_masked_in_every_prefix_and_suffix() -> None:
             for suffix in SUFFIXES:
                 masked = redact(prefix + text + suffix) + "\n" + md(prefix + text + suffix)
                 assert not [f for f in fragments(secret) if f in masked], (name, prefix, suffix, masked)
+
+
+# ---------------------------------------------------------------------------------------------
+# (c) the same attack on running processes: gateway, worker, Redis and the Sentry stand-in
+
+
+@pytest.mark.chaos
+@pytest.mark.timeout(120)
+def test_a_running_stack_posts_no_secret_and_no_live_markup(stack: Stack) -> None:  # noqa: F811
+    shapes = sorted(SAMPLES)
+    texts = {field: f"{HOSTILE[n % len(HOSTILE)]} {SAMPLES[shapes[n % len(shapes)]][0]}"
+             for n, field in enumerate(FIELDS)}
+    texts["exception value"] = f"{LINK} {SAMPLES['github classic'][0]} {SAMPLES['key/value quoted'][0]}"
+    texts["request header"] = f"X-Api-Key|{SAMPLES['gitlab'][0]}"
+    forbidden = [f for _, secret in SAMPLES.values() for f in fragments(secret)]
+    delivery_id, response = stack.post("error.created", ISSUE_ID, mutate=lambda payload: plant(payload, texts))
+    assert response.status_code == 202, response.text
+    w = worker(stack.env)
+    try:
+        stack.wait([delivery_id], {"succeeded"})
+    finally:
+        w.stop()
+    notes = [n["data"]["text"] for n in stack.notes().get(ISSUE_ID, [])]
+    assert len(notes) == 1
+    assert_inert(notes[0], [LINK])  # shown, as text
+    job = httpx.get(f"{stack.gateway_url}/api/jobs/{delivery_id}", timeout=5).text
+    places = {"comment": notes[0], "worker log": w.log(), "gateway log": stack.gateway_proc.log(), "API answer": job}
+    assert not leaks(places, forbidden)
