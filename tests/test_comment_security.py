@@ -107,6 +107,7 @@ HOSTILE = [
     "<https://evil.example/angle> [ref][1] [1]: https://evil.example/def",
     "&lt;b&gt; &#91;x&#93;(https://evil.example)",
     "> quoted\n- item\n1. first\n---",
+    "ends in a backslash \\",
 ]
 
 
@@ -152,23 +153,40 @@ def test_hostile_event_text_renders_as_text_in_the_default_comment(text: str) ->
     assert_inert(direct, [f"{text}.TimeoutError", text])
 
 
+# A template printing event text with no filter at all.
+UNFILTERED = (
+    "**Title:** {{ issue.title }}\n\n| tag | value |\n|---|---|\n"
+    "{% for t in event.tags %}| {{ t.key }} | {{ t.value }} |\n{% endfor %}\n"
+    "Culprit {{ issue.culprit }}, message {{ event.message }}, "
+    "evidence {{ findings.classification.data.evidence | join('; ') }}, "
+    "frames {% for e in event.exceptions() %}{% for f in e.frames %}{{ f.filename }} {{ f.module }} {% endfor %}{% endfor %}"
+)
+
+
 @pytest.mark.parametrize("text", HOSTILE)
 def test_a_template_printing_event_text_without_filters_escapes_it(text: str) -> None:
     """Escaping is the template's default: a finding added by anyone is safe without a filter."""
-    template = (
-        "**Title:** {{ issue.title }}\n\n| tag | value |\n|---|---|\n"
-        "{% for t in event.tags %}| {{ t.key }} | {{ t.value }} |\n{% endfor %}\n"
-        "Culprit {{ issue.culprit }}, message {{ event.message }}, "
-        "evidence {{ findings.classification.data.evidence | join('; ') }}, "
-        "frames {% for e in event.exceptions() %}{% for f in e.frames %}{{ f.filename }} {{ f.module }} {% endfor %}{% endfor %}"
-    )
     ctx = hostile_context(text)
     findings = run_handlers(default_registry(load_plugins=False), ctx)
-    comment = render_comment(ctx, findings, [], [], template)
+    comment = render_comment(ctx, findings, [], [], UNFILTERED)
     assert_inert(comment, [text, f"app/{text}.py", f"requests {text}"])
     kinds, texts = markup_and_text(comment)
     rows = [t for t in texts if t]
     assert "table_open" in kinds and rows.count(" ".join(text.split())) >= 3  # whole cells: no pipe split one
+
+
+MARKUP_PIECES = [*"[]()!<>`*_~|#&@:/\\.-+= \n\"';aAhHtTpPsSwW0123", "https://", "www.", "<img src=x>",
+                 "javascript:", "](", "![", "```", "&lt;", "&#91;", "1. ", "- "]
+markup_soup = st.lists(st.sampled_from(MARKUP_PIECES), min_size=1, max_size=40).map("".join)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=markup_soup)
+def test_random_markup_in_every_quoted_field_stays_text(text: str) -> None:
+    ctx = hostile_context(text)
+    findings = [*run_handlers(default_registry(load_plugins=False), ctx), Finding(handler="plugin", summary=text)]
+    assert_inert(build_plan(ctx, findings, Rules.default()).actions[0].body)  # type: ignore[union-attr]
+    assert_inert(render_comment(ctx, findings, [text], [], UNFILTERED))
 
 
 def test_escape_md_keeps_the_text_and_kills_the_markup() -> None:
