@@ -20,7 +20,7 @@ from shared import keys
 
 AuditKind = Literal["delivery", "analysis", "action", "shadow", "undo"]
 MAX_ENTRIES = 1000
-AUDIT_MEMORY_S = 30 * 24 * 3600
+AUDIT_MEMORY_S = keys.ISSUE_MEMORY_S
 
 
 class AuditEntry(BaseModel):

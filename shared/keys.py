@@ -4,6 +4,11 @@ from __future__ import annotations
 
 PREFIX = "responder:"
 
+# How long keys live, where more than one module needs the same span.
+HOUR_S = 3600
+DAY_S = 24 * HOUR_S
+ISSUE_MEMORY_S = 30 * DAY_S  # per-issue memory: delivery counts, the comment, the audit trail, undo
+
 JOBS_BY_TIME = PREFIX + "jobs"  # zset: delivery id -> received at (s)
 DEAD_LETTER = PREFIX + "dead"  # zset: delivery id -> died at (s)
 WORKER_HEARTBEATS = PREFIX + "workers"  # hash: worker name -> last heartbeat (s)
@@ -39,7 +44,8 @@ def issue_quiet(issue_id: str, kind: str) -> str:
 
 
 def issue_deliveries(issue_id: str) -> str:
-    """Counter: every actionable delivery seen for this issue, coalesced ones included."""
+    """Counter (expires after ISSUE_MEMORY_S): every actionable delivery seen for this issue,
+    coalesced ones included. The intake script builds it from ISSUE the same way."""
     return f"{ISSUE}{issue_id}:deliveries"
 
 
@@ -55,6 +61,11 @@ def issue_lock(issue_id: str) -> str:
 def issue_comment(issue_id: str) -> str:
     """Hash: the responder's comment on an issue (note id, deliveries covered)."""
     return f"{PREFIX}comment:{issue_id}"
+
+
+def action_done(delivery_id: str, kind: str) -> str:
+    """String with expiry: one action of a delivery's plan was carried out, and its outcome (JSON)."""
+    return f"{PREFIX}done:{delivery_id}:{kind}"
 
 
 def own_write(issue_id: str) -> str:

@@ -26,7 +26,8 @@ from shared.jobs import Delivery
 from shared.redis import FAILOVER_RETRIES, RedisConfig, connect_as
 
 PROCESS_DELIVERY = "process_delivery"
-JOB_EXPIRES_S = 7 * 24 * 3600
+JOB_EXPIRES_S = 7 * keys.DAY_S  # arq job data outlives any retry schedule
+JOB_EXPIRES_MS = JOB_EXPIRES_S * 1000
 
 
 def serialize(data: dict[str, Any]) -> bytes:
@@ -57,7 +58,7 @@ if m.actionable then
     active = issue .. ':' .. m.kind .. ':active'
     quiet = issue .. ':' .. m.kind .. ':quiet'
     redis.call('INCR', issue .. ':deliveries')
-    redis.call('EXPIRE', issue .. ':deliveries', 2592000)
+    redis.call('EXPIRE', issue .. ':deliveries', %(deliveries_ttl_s)d)
     into = redis.call('GET', active) or redis.call('GET', quiet) or ''
   end
 end
@@ -93,10 +94,11 @@ return {1, into}
         "arq_job": job_key_prefix,
         "by_time": keys.JOBS_BY_TIME,
         "state": keys.jobs_in_state(""),
+        "deliveries_ttl_s": keys.ISSUE_MEMORY_S,
     }
 )
 
-ACTIVE_TTL_S = 3600
+ACTIVE_TTL_S = keys.HOUR_S
 
 
 def coalesce_kind(delivery: Delivery) -> str | None:
@@ -161,7 +163,7 @@ class DeliveryQueue:
             "kind": kind,
             "queue": self.queue_name,
             "dedup_ttl_s": self._dedup_ttl_s,
-            "job_expires_ms": JOB_EXPIRES_S * 1000,
+            "job_expires_ms": JOB_EXPIRES_MS,
             "score_ms": now_ms,
             "active_ttl_s": ACTIVE_TTL_S,
         }
@@ -215,7 +217,7 @@ class DeliveryQueue:
         job = serialize_job(PROCESS_DELIVERY, (delivery_id,), {}, None, now_ms, serializer=serialize)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(retry_key_prefix + delivery_id)
-            pipe.psetex(job_key_prefix + delivery_id, JOB_EXPIRES_S * 1000, job)
+            pipe.psetex(job_key_prefix + delivery_id, JOB_EXPIRES_MS, job)
             pipe.zadd(self.queue_name, {delivery_id: now_ms + int(defer_s * 1000)})
             await pipe.execute()
 
@@ -316,7 +318,7 @@ def arq_pool(config: RedisConfig, queue_name: str) -> ArqRedis:
     pool.job_serializer = serialize
     pool.job_deserializer = deserialize
     pool.default_queue_name = queue_name
-    pool.expires_extra_ms = JOB_EXPIRES_S * 1000
+    pool.expires_extra_ms = JOB_EXPIRES_MS
     return pool
 
 

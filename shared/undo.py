@@ -29,7 +29,7 @@ from shared.sentry.client import SentryClient
 from shared.sentry.errors import SentryNotFound
 from shared.sentry.models import Assignee, Issue, IssueUpdate, StatusDetails
 
-UNDO_MEMORY_S = 30 * 24 * 3600
+UNDO_MEMORY_S = keys.ISSUE_MEMORY_S
 CLAIM_S = 60
 OWN_WRITE_TTL_S = 300
 FOOTER_START = "\n\n---\n_Sentry Responder"

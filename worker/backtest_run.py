@@ -30,8 +30,8 @@ from worker.context import now
 from worker.rules import Rules
 from worker.trail import issue_web_url
 
-CACHE_S = 24 * 3600
-KEEP_S = 30 * 24 * 3600
+CACHE_S = keys.DAY_S
+KEEP_S = 30 * keys.DAY_S
 PAGE_SIZE = 100
 
 

@@ -24,7 +24,7 @@ from shared import keys
 from shared.installations import InstallationStore, TokenCipher
 from shared.jobstore import JobStore
 from shared.logging import configure_logging
-from shared.queue import PROCESS_DELIVERY, DeliveryQueue, arq_settings, deserialize, serialize
+from shared.queue import JOB_EXPIRES_MS, PROCESS_DELIVERY, DeliveryQueue, arq_settings, deserialize, serialize
 from shared.sentry.client import SentryClient
 from shared.sentry.installs import InstallationAuth, InstallationTokens
 from shared.sentry.ratelimit import RedisRateLimiter
@@ -161,7 +161,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         "on_shutdown": shutdown,
         "ctx": {"settings": settings},
         "job_completion_wait": settings.shutdown_grace_s,
-        "expires_extra_ms": 7 * 24 * 3600 * 1000,
+        "expires_extra_ms": JOB_EXPIRES_MS,
     }
 
 

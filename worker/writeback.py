@@ -30,7 +30,7 @@ from worker.outcomes import ActionOutcome, OutcomeKind, outcome_line, outcome_of
 log = structlog.get_logger("worker.writeback")
 FOOTER_RE = re.compile(r"Sentry Responder · .*delivery `([A-Za-z0-9_-]+)`")
 OWN_WRITE_TTL_S = 300
-COMMENT_MEMORY_S = 30 * 24 * 3600
+COMMENT_MEMORY_S = keys.ISSUE_MEMORY_S
 REFUSALS = (SentryClientError, SentryForbidden, SentryNotFound)
 NO_RELEASE = "No release data present"
 FALLBACK = "instead of resolve in next release: the project has no release to resolve in (Sentry: {})"
@@ -103,7 +103,7 @@ class WriteBack:
         return results
 
     async def _once(self, action: Action, issue: Issue, delivery_id: str, retried: bool) -> ActionOutcome:
-        done_key = f"{keys.PREFIX}done:{delivery_id}:{action.kind}"
+        done_key = keys.action_done(delivery_id, action.kind)
         recorded = await self.redis.get(done_key)
         if recorded is not None:
             return ActionOutcome.model_validate_json(recorded)

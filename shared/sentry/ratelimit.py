@@ -21,6 +21,8 @@ from redis.asyncio import Redis
 
 from shared import keys
 
+MAX_BLOCK_MS = keys.HOUR_S * 1000  # a reset further off than this is not believed
+
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
@@ -90,7 +92,7 @@ class RedisRateLimiter:
     async def block_until(self, reset_epoch_s: float) -> None:
         ttl_ms = int((reset_epoch_s - time.time()) * 1000)
         if ttl_ms > 0:
-            await self.redis.set(self._keys[1], int(reset_epoch_s * 1000), px=min(ttl_ms, 3_600_000))
+            await self.redis.set(self._keys[1], int(reset_epoch_s * 1000), px=min(ttl_ms, MAX_BLOCK_MS))
 
 
 @dataclass
