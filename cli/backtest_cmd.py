@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from cli.backtest_report import print_report, render_html
 from shared import keys
 from shared.redis import connect
+from shared.replies import text
 from shared.sentry.client import SentryClient
 from shared.sentry_access import client_for
 from shared.settings import Settings, SettingsError
@@ -59,7 +60,7 @@ async def run_backtest(settings: Settings, options: BacktestOptions, console: Co
                 raise SettingsError("SENTRY_ORGANIZATION: name the organization to backtest (several are installed)"
                                     if found and not organization else "no organization is installed")
             org_b, uuid_b = next(iter(found.items()))
-            organization, installation = organization or org_b.decode(), uuid_b.decode()
+            organization, installation = organization or text(org_b), text(uuid_b)
         if not organization:
             raise SettingsError("SENTRY_ORGANIZATION: required for a backtest")
         params = BacktestParams(

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from shared.jobs import JobRecord, JobState
+from shared.replies import texts
 from shared.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -111,7 +112,7 @@ def _installations(settings: Settings) -> str:
         )
     except sync_redis.RedisError as exc:
         return f"unknown (Redis: {type(exc).__name__})"
-    names = sorted(o.decode() for o in orgs)
+    names = sorted(texts(orgs))
     return f"{len(names)}" + (f" ({', '.join(names)})" if names else "")
 
 

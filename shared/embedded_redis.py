@@ -17,6 +17,8 @@ from pathlib import Path
 
 import redis
 
+from shared.replies import text
+
 
 class RedisNotFound(RuntimeError):
     pass
@@ -186,7 +188,7 @@ class EmbeddedSentinel:
             client.close()
         if not found:
             return None
-        host, port = (part.decode() if isinstance(part, bytes) else str(part) for part in found)
+        host, port = (text(part) for part in found)
         return host, int(port)
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, SecretStr
 from redis.asyncio import Redis
 
 from shared import keys
+from shared.replies import text, texts
 
 _UPDATE_IF_INSTALLED = """
 if redis.call('HEXISTS', KEYS[1], 'organization') == 0 then return 0 end
@@ -89,7 +90,7 @@ class InstallationStore:
         raw = await self._redis.hmget(keys.installation(uuid), ["organization", "installed_at"])  # type: ignore[misc]
         if raw[0] is None:
             return None
-        return Installation(uuid=uuid, organization=raw[0].decode(), installed_at=float(raw[1] or 0))
+        return Installation(uuid=uuid, organization=text(raw[0]), installed_at=float(raw[1] or 0))
 
     async def tokens(self, uuid: str) -> TokenSet | None:
         blob = await self._redis.hget(keys.installation(uuid), "tokens")  # type: ignore[misc]
@@ -97,11 +98,11 @@ class InstallationStore:
 
     async def for_organization(self, organization: str) -> str | None:
         uuid = await self._redis.hget(keys.INSTALLATIONS_BY_ORG, organization)  # type: ignore[misc]
-        return uuid.decode() if uuid else None
+        return text(uuid) if uuid else None
 
     async def all(self) -> list[Installation]:
         mapping = await self._redis.hgetall(keys.INSTALLATIONS_BY_ORG)  # type: ignore[misc]
-        found = [await self.get(uuid.decode()) for uuid in mapping.values()]
+        found = [await self.get(uuid) for uuid in texts(mapping.values())]
         return sorted((i for i in found if i is not None), key=lambda i: i.organization)
 
     async def remove(self, uuid: str, keep_marker_s: int) -> str | None:

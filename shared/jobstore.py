@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from shared import keys
 from shared.jobs import JobRecord, JobState
+from shared.replies import optional_text, text, texts
 
 
 class RawJSON(str):
@@ -71,9 +72,8 @@ def encode_fields(fields: Mapping[str, Any]) -> dict[str, str]:
 def decode_record(raw: Mapping[bytes | str, bytes | str]) -> JobRecord:
     fields: dict[str, Any] = {}
     for key, value in raw.items():
-        name = key.decode() if isinstance(key, bytes) else key
-        text = value.decode() if isinstance(value, bytes) else value
-        fields[name] = json.loads(text) if name in JSON_FIELDS else text
+        name, value_text = text(key), text(value)
+        fields[name] = json.loads(value_text) if name in JSON_FIELDS else value_text
     return JobRecord.model_validate(fields)
 
 
@@ -122,7 +122,7 @@ class JobStore:
         index = keys.jobs_in_state(state.value) if state else keys.JOBS_BY_TIME
         high: float | str = "+inf" if before_s is None else f"({before_s!r}"
         ids = await self._redis.zrevrangebyscore(index, high, "-inf", start=0, num=limit)
-        return await self.get_many(i.decode() if isinstance(i, bytes) else i for i in ids)
+        return await self.get_many(texts(ids))
 
     async def scan(
         self, state: JobState | None, high: tuple[float, str] | None, count: int
@@ -141,7 +141,7 @@ class JobStore:
                 break
             offset += len(rows)
             for member, score in rows:
-                ident = member.decode() if isinstance(member, bytes) else member
+                ident = text(member)
                 if high is not None and score == high[0] and ident >= high[1]:
                     continue  # seen already: same instant, at or before the cursor
                 out.append((float(score), ident))
@@ -158,7 +158,7 @@ class JobStore:
         for delivery_id, values in zip(ids, rows, strict=True):
             if values[0] is None and all(v is None for v in values):
                 continue  # trimmed meanwhile
-            fields = {n: (v.decode() if isinstance(v, bytes) else v) for n, v in zip(names, values, strict=True)}
+            fields = {n: optional_text(v) for n, v in zip(names, values, strict=True)}
             out.append({"id": delivery_id, **{n: v for n, v in fields.items() if v is not None}})
         return out
 
@@ -186,4 +186,4 @@ class JobStore:
 
     async def dead_ids(self, limit: int = 1000) -> list[str]:
         ids = await self._redis.zrevrange(keys.DEAD_LETTER, 0, limit - 1)
-        return [i.decode() if isinstance(i, bytes) else i for i in ids]
+        return texts(ids)

@@ -24,6 +24,7 @@ from redis.exceptions import NoScriptError, RedisError
 from shared import keys
 from shared.jobs import Delivery
 from shared.redis import FAILOVER_RETRIES, RedisConfig, connect_as
+from shared.replies import text
 
 PROCESS_DELIVERY = "process_delivery"
 JOB_EXPIRES_S = 7 * keys.DAY_S  # arq job data outlives any retry schedule
@@ -181,7 +182,7 @@ class DeliveryQueue:
             self._intake_sha = None
             results = await self._run_intake(calls)
         return [
-            Taken(new=bool(new), coalesced_into=_text(into) or None) for new, into in results
+            Taken(new=bool(new), coalesced_into=text(into) or None) for new, into in results
         ]
 
     async def _run_intake(self, calls: list[list[bytes | str]]) -> list[Any]:
@@ -321,6 +322,3 @@ def arq_pool(config: RedisConfig, queue_name: str) -> ArqRedis:
     pool.expires_extra_ms = JOB_EXPIRES_MS
     return pool
 
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

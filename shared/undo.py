@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
-from shared import keys
+from shared import keys, replies
 from shared.audit import AuditEntry, append_audit
 from shared.sentry.client import SentryClient
 from shared.sentry.errors import SentryNotFound
@@ -227,7 +227,7 @@ async def _note_undo(redis: Redis, client: SentryClient, record: UndoRecord) -> 
     note_id = await redis.hget(keys.issue_comment(record.issue_id), "note_id")  # type: ignore[misc]
     if note_id is None:
         return None
-    wanted = note_id.decode()
+    wanted = replies.text(note_id)
     note = None
     async for candidate in client.iter_comments(record.issue_id):  # every page: a busy issue has many
         if candidate.id == wanted:

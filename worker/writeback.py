@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import structlog
 from redis.asyncio import Redis
 
-from shared import keys
+from shared import keys, replies
 from shared.sentry.client import SentryClient
 from shared.sentry.errors import SentryClientError, SentryError, SentryForbidden, SentryNotFound
 from shared.sentry.models import Issue, IssueUpdate
@@ -156,7 +156,7 @@ class WriteBack:
             if note_id is not None:
                 # One comment per issue that stays current: edit it rather than add another.
                 try:
-                    note = await self.client.update_comment(issue.id, note_id.decode(), text)
+                    note = await self.client.update_comment(issue.id, replies.text(note_id), text)
                     return outcome_of(action, OutcomeKind.DONE, note.id)
                 except SentryNotFound:
                     pass  # someone deleted it: post a new one

@@ -15,6 +15,7 @@ from gateway.state import GatewayState
 from shared import keys
 from shared.jobs import REPLAYABLE_STATES
 from shared.replay import replay_dead, replay_job
+from shared.replies import text, texts
 from shared.sentry.redact import redact_json
 
 LIST_FIELDS = (
@@ -63,7 +64,7 @@ async def list_jobs(request: Request) -> Response:
         uuid = await _state(request).redis.hget(keys.INSTALLATIONS_BY_ORG, query.organization)  # type: ignore[misc]
         if uuid is None:
             return JSONResponse({"jobs": [], "next_cursor": None})
-        query = query.model_copy(update={"installation": uuid.decode()})
+        query = query.model_copy(update={"installation": text(uuid)})
     position = decode_cursor(query.cursor) if query.cursor else None
     items: list[dict[str, object]] = []
     looked = 0
@@ -126,12 +127,12 @@ async def stats(request: Request) -> Response:
     now_s = time.time()
     redis = state.redis
     recent = await redis.zrevrangebyscore(keys.JOBS_BY_TIME, "+inf", now_s - WINDOW_S, start=0, num=STATS_SAMPLE)
-    ids = [i.decode() if isinstance(i, bytes) else i for i in recent]
+    ids = texts(recent)
     rows = await state.store.fields_of(ids, STATS_FIELDS)
     beats = await redis.hgetall(keys.WORKER_HEARTBEATS)  # type: ignore[misc]
     outages = await redis.hgetall(keys.WORKER_REDIS_OUTAGES)  # type: ignore[misc]
     workers = sorted(
-        ({"name": (k.decode() if isinstance(k, bytes) else k), "age_s": round(now_s - float(v), 1),
+        ({"name": text(k), "age_s": round(now_s - float(v), 1),
           "alive": now_s - float(v) < WORKER_STALE_S,
           "last_redis_outage": json.loads(outages[k]) if k in outages else None}
          for k, v in beats.items()),
@@ -141,7 +142,7 @@ async def stats(request: Request) -> Response:
     return JSONResponse({
         "now": now_s,
         "mode": state.settings.mode,
-        "organizations": sorted(k.decode() for k in organizations) if state.settings.mode == "public"
+        "organizations": sorted(texts(organizations)) if state.settings.mode == "public"
         else [state.settings.organization] if state.settings.organization else [],
         "counts": await state.store.count_by_state(),
         "queue_depth": await state.queue.depth(),

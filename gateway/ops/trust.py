@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from gateway.state import GatewayState
 from shared import keys
 from shared.audit import read_audit
+from shared.replies import optional_text, text_fields, texts
 from shared.sentry.errors import SentryError
 from shared.sentry_access import client_for
 from shared.settings import SettingsError
@@ -24,10 +25,6 @@ ACTOR = re.compile(r"^[\w .@+-]{1,64}$")
 def _state(request: Request) -> GatewayState:
     state: GatewayState = request.app.state.gateway
     return state
-
-
-def _text(value: bytes | str | None) -> str | None:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 async def issue_trail(request: Request) -> Response:
@@ -78,14 +75,14 @@ async def undo_job(request: Request) -> Response:
 
 async def playbooks(request: Request) -> Response:
     redis = _state(request).redis
-    names = [_text(n) or "" for n in await redis.zrevrange(keys.PLAYBOOKS, 0, 199)]
+    names = texts(await redis.zrevrange(keys.PLAYBOOKS, 0, 199))
     async with redis.pipeline(transaction=False) as pipe:
         for name in names:
             pipe.hgetall(keys.playbook_stats(name))
         rows = await pipe.execute()
     out = []
     for name, row in zip(names, rows, strict=True):
-        fields = {_text(k) or "": _text(v) or "" for k, v in row.items()}
+        fields = text_fields(row)
         out.append({
             "name": name, "mode": fields.get("mode", "live"), "fired": int(fields.get("fired", 0)),
             "last_at": float(fields.get("last_at", 0)),
@@ -101,14 +98,14 @@ BACKTEST_FIELDS = ("rules", "state", "started_at", "updated_at", "issues", "matc
 async def backtests(request: Request) -> Response:
     """Past backtests, newest first: their parameters and totals (the report is in the CLI's output)."""
     redis = _state(request).redis
-    ids = [_text(i) or "" for i in await redis.zrevrange(keys.BACKTESTS, 0, 49)]
+    ids = texts(await redis.zrevrange(keys.BACKTESTS, 0, 49))
     async with redis.pipeline(transaction=False) as pipe:
         for ident in ids:
             pipe.hmget(keys.backtest(ident), list(BACKTEST_FIELDS))
         rows = await pipe.execute()
     out = []
     for ident, values in zip(ids, rows, strict=True):
-        row = dict(zip(BACKTEST_FIELDS, (_text(v) for v in values), strict=True))
+        row = dict(zip(BACKTEST_FIELDS, (optional_text(v) for v in values), strict=True))
         if row["state"] is None:
             continue  # expired meanwhile
         out.append({
