@@ -19,6 +19,8 @@ from shared import keys
 from shared.embedded_redis import EmbeddedRedis, free_port
 from shared.jobs import FINAL_STATES, JobRecord
 from shared.jobstore import decode_record
+from shared.redis import connect_sync
+from shared.settings import load_settings
 from standin.app import DEMO_TOKEN
 
 
@@ -88,7 +90,7 @@ def show_demo(gateway_url: str, redis_url: str, secret: str, standin_url: str | 
     for resource, payload in demo_deliveries():
         response = post(gateway_url, resource, payload, secret)
         ids.append(response.json()["id"])
-    redis = SyncRedis.from_url(redis_url)
+    redis = connect_sync(load_settings(REDIS_URL=redis_url).redis)  # TLS, ACL, Sentinel as configured
     deadline = time.monotonic() + 60
     with Live(console=console, refresh_per_second=4) as live:
         while True:
