@@ -74,7 +74,18 @@ def own_write(issue_id: str) -> str:
 
 
 def rate_limit(scope: str) -> str:
+    """Zset: the request slots taken in a scope's window (ms)."""
     return f"{PREFIX}ratelimit:{scope}"
+
+
+def rate_limit_blocked(scope: str) -> str:
+    """String with expiry: Sentry said the budget is spent until this time (ms)."""
+    return f"{PREFIX}ratelimit:{scope}:blocked"
+
+
+def rate_limit_seq(scope: str) -> str:
+    """Counter: makes each slot's zset member unique."""
+    return f"{PREFIX}ratelimit:{scope}:seq"
 
 
 def installation(uuid: str) -> str:

@@ -77,8 +77,7 @@ class RedisRateLimiter:
 
     @property
     def _keys(self) -> list[str]:
-        base = keys.rate_limit(self.scope)
-        return [base, base + ":blocked", base + ":seq"]
+        return [keys.rate_limit(self.scope), keys.rate_limit_blocked(self.scope), keys.rate_limit_seq(self.scope)]
 
     async def acquire(self) -> float:
         wait_ms = await self.redis.eval(  # type: ignore[misc]
