@@ -14,13 +14,14 @@ from pydantic import BaseModel, SecretStr
 from redis.asyncio import Redis
 
 from shared import keys
+from shared.lua import LuaScript
 from shared.replies import text, texts
 
-_UPDATE_IF_INSTALLED = """
+_UPDATE_IF_INSTALLED = LuaScript("""
 if redis.call('HEXISTS', KEYS[1], 'organization') == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'tokens', ARGV[1])
 return 1
-"""
+""")
 
 
 class TokenSet(BaseModel):
@@ -81,8 +82,8 @@ class InstallationStore:
 
     async def update_tokens(self, uuid: str, tokens: TokenSet) -> bool:
         """False when the installation was removed meanwhile: a refresh must not bring its tokens back."""
-        written = await self._redis.eval(  # type: ignore[misc]
-            _UPDATE_IF_INSTALLED, 1, keys.installation(uuid), self._cipher.seal(tokens).decode()
+        written = await _UPDATE_IF_INSTALLED(
+            self._redis, [keys.installation(uuid)], [self._cipher.seal(tokens).decode()]
         )
         return bool(written)
 

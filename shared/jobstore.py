@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from shared import keys
 from shared.jobs import JobRecord, JobState
+from shared.lua import LuaScript
 from shared.replies import optional_text, text, texts
 
 
@@ -24,7 +25,7 @@ class RawJSON(str):
 
 JSON_FIELDS = frozenset({"findings", "plan", "writeback", "payload", "dry_run", "shadow"})
 
-_TRANSITION = """
+_TRANSITION = LuaScript("""
 local old = redis.call('HGET', KEYS[1], 'state')
 if not old then return 0 end
 if old ~= ARGV[1] then
@@ -33,9 +34,9 @@ end
 redis.call('ZADD', ARGV[3] .. ARGV[1], ARGV[2], ARGV[4])
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'updated_at', ARGV[2], unpack(ARGV, 5))
 return 1
-"""
+""")
 
-_TRIM = """
+_TRIM = LuaScript("""
 local victims = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[2])
 if excess > 0 then
@@ -51,7 +52,7 @@ for _, id in ipairs(victims) do
   redis.call('ZREM', KEYS[2], id)
 end
 return #victims
-"""
+""")
 
 
 def encode_fields(fields: Mapping[str, Any]) -> dict[str, str]:
@@ -84,8 +85,6 @@ def _flat(fields: Mapping[str, str]) -> list[str]:
 class JobStore:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._transition = redis.register_script(_TRANSITION)
-        self._trim = redis.register_script(_TRIM)
 
     async def get(self, delivery_id: str) -> JobRecord | None:
         raw = await self._redis.hgetall(keys.job(delivery_id))  # type: ignore[misc]
@@ -105,7 +104,7 @@ class JobStore:
         now_s = time.time() if now_s is None else now_s
         args = [state.value, repr(now_s), keys.jobs_in_state(""), delivery_id]
         args += _flat(encode_fields(fields))
-        return bool(await self._transition(keys=[keys.job(delivery_id)], args=args))
+        return bool(await _TRANSITION(self._redis, [keys.job(delivery_id)], args))
 
     async def update(self, delivery_id: str, **fields: Any) -> None:
         """Set fields without changing state (progress notes, coalesced counts)."""
@@ -173,7 +172,7 @@ class JobStore:
         """Drop the oldest records beyond the retention count or age; returns how many went."""
         now_s = time.time() if now_s is None else now_s
         args: list[str | int] = [repr(now_s - max_age_s), max_count, keys.job(""), keys.jobs_in_state("")]
-        return int(await self._trim(keys=[keys.JOBS_BY_TIME, keys.DEAD_LETTER], args=args))
+        return int(await _TRIM(self._redis, [keys.JOBS_BY_TIME, keys.DEAD_LETTER], args))
 
     # --- dead letters
 

@@ -23,6 +23,7 @@ from redis.exceptions import NoScriptError, RedisError
 
 from shared import keys
 from shared.jobs import Delivery
+from shared.lua import LuaScript
 from shared.redis import FAILOVER_RETRIES, RedisConfig, connect_as
 from shared.replies import text
 
@@ -43,7 +44,7 @@ def deserialize(raw: bytes) -> dict[str, Any]:
 # One call takes one delivery. Its facts come as one small JSON argument (key names are built
 # here from the prefixes in shared/keys.py): packing a few arguments is far cheaper for the
 # gateway than packing thirty, and decoding them is cheap for Redis.
-_INTAKE = (
+_INTAKE = LuaScript(
     """
 local m = cjson.decode(ARGV[1])
 local id = m.id
@@ -143,8 +144,8 @@ class DeliveryQueue:
         self._redis = redis
         self.queue_name = queue_name
         self._dedup_ttl_s = dedup_ttl_s
-        self._intake_sha: str | None = None
         self._min_replicas = min_replicas
+        self._intake_loaded = False  # loaded before the first batch, so no batch half-fails on NOSCRIPT
         self._replica_timeout_ms = max(1, int(replica_timeout_s * 1000))  # WAIT 0 would block forever
 
     def _intake_args(self, item: Intake, now_s: float) -> list[bytes | str]:
@@ -179,20 +180,21 @@ class DeliveryQueue:
         try:
             results = await self._run_intake(calls)
         except NoScriptError:  # Redis restarted and forgot the script: load it again, once
-            self._intake_sha = None
+            await _INTAKE.load(self._redis)
             results = await self._run_intake(calls)
         return [
             Taken(new=bool(new), coalesced_into=text(into) or None) for new, into in results
         ]
 
     async def _run_intake(self, calls: list[list[bytes | str]]) -> list[Any]:
-        # EVALSHA straight into the pipeline: redis-py's Script objects would add a SCRIPT EXISTS
-        # round trip to every batch.
-        if self._intake_sha is None:
-            self._intake_sha = await self._redis.script_load(_INTAKE)
+        # EVALSHA straight into the pipeline (shared/lua.py): redis-py's Script objects would add
+        # a SCRIPT EXISTS round trip to every batch.
+        if not self._intake_loaded:
+            await _INTAKE.load(self._redis)
+            self._intake_loaded = True
         async with self._redis.pipeline(transaction=False) as pipe:
             for args in calls:
-                pipe.evalsha(self._intake_sha, 0, *args)  # type: ignore[arg-type]
+                _INTAKE.queue(pipe, (), args)
             if self._min_replicas:
                 self._wait_for_replicas(pipe)
             results: list[Any] = await pipe.execute()
@@ -230,11 +232,11 @@ class DeliveryQueue:
         return int(await self._redis.zcard(self.queue_name))
 
 
-_RELEASE = """
+_RELEASE = LuaScript("""
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 if tonumber(ARGV[2]) > 0 then redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2]) end
 return 1
-"""
+""")
 
 
 async def release_issue(redis: Redis, delivery: Delivery, quiet_window_s: float) -> None:
@@ -243,10 +245,10 @@ async def release_issue(redis: Redis, delivery: Delivery, quiet_window_s: float)
     kind = coalesce_kind(delivery)
     if kind is None or delivery.issue_id is None:
         return
-    await redis.eval(
-        _RELEASE, 2, keys.issue_active(delivery.issue_id, kind),
-        keys.issue_quiet(delivery.issue_id, kind), delivery.id, str(int(quiet_window_s * 1000)),
-    )  # type: ignore[misc]
+    await _RELEASE(
+        redis, [keys.issue_active(delivery.issue_id, kind), keys.issue_quiet(delivery.issue_id, kind)],
+        [delivery.id, str(int(quiet_window_s * 1000))],
+    )
 
 
 class IntakeBatcher:

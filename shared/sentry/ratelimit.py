@@ -20,10 +20,11 @@ from typing import Protocol
 from redis.asyncio import Redis
 
 from shared import keys
+from shared.lua import LuaScript
 
 MAX_BLOCK_MS = keys.HOUR_S * 1000  # a reset further off than this is not believed
 
-_ACQUIRE = """
+_ACQUIRE = LuaScript("""
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local window = tonumber(ARGV[1])
@@ -46,15 +47,15 @@ redis.call('ZADD', KEYS[1], slot, id)
 redis.call('PEXPIRE', KEYS[1], window + slot - now + 1000)
 redis.call('PEXPIRE', KEYS[3], window + slot - now + 1000)
 return slot - now
-"""
+""")
 
-_PEEK = """
+_PEEK = LuaScript("""
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 if tonumber(redis.call('GET', KEYS[2]) or 0) > now then return 0 end
 local used = redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[1]), '+inf')
 return math.max(0, tonumber(ARGV[2]) - used)
-"""
+""")
 
 
 class RateLimiter(Protocol):
@@ -79,14 +80,16 @@ class RedisRateLimiter:
     def _keys(self) -> list[str]:
         return [keys.rate_limit(self.scope), keys.rate_limit_blocked(self.scope), keys.rate_limit_seq(self.scope)]
 
+    @property
+    def _window_and_limit(self) -> list[str]:
+        return [str(self.window_s * 1000), str(self.limit)]
+
     async def acquire(self) -> float:
-        wait_ms = await self.redis.eval(  # type: ignore[misc]
-            _ACQUIRE, 3, *self._keys, str(self.window_s * 1000), str(self.limit)
-        )
+        wait_ms = await _ACQUIRE(self.redis, self._keys, self._window_and_limit)
         return float(wait_ms) / 1000
 
     async def remaining(self) -> int:
-        return int(await self.redis.eval(_PEEK, 3, *self._keys, str(self.window_s * 1000), str(self.limit)))  # type: ignore[misc]
+        return int(await _PEEK(self.redis, self._keys, self._window_and_limit))
 
     async def block_until(self, reset_epoch_s: float) -> None:
         ttl_ms = int((reset_epoch_s - time.time()) * 1000)
