@@ -64,7 +64,7 @@ def worker() -> None:
 @app.command("check-config")
 def check_config() -> None:
     """Validate the settings and the rules file; print the mode the responder will run in."""
-    from worker.rules import Rules, RulesError, load_rules
+    from worker.rules import RulesError, load_rule_sets
 
     settings = settings_or_exit()
     problems = []
@@ -74,10 +74,10 @@ def check_config() -> None:
         except SettingsError as exc:
             problems.append(str(exc))
     try:
-        rules = load_rules(settings.rules_path) if settings.rules_path else Rules.default()
+        rule_sets = load_rule_sets(settings)
     except RulesError as exc:
         problems.append(str(exc))
-        rules = None
+        rule_sets = None
     mode = {
         "internal": "internal integration (SENTRY_AUTH_TOKEN)",
         "public": "public integration (SENTRY_CLIENT_ID; installation tokens encrypted with RESPONDER_TOKEN_KEY)",
@@ -91,9 +91,12 @@ def check_config() -> None:
     console.print(f"dry run:       {'yes' if settings.dry_run else 'no'}")
     console.print(f"Redis:         {settings.redis.describe()}")
     console.print(f"client secrets:{len(settings.client_secrets):>2} configured")
-    if rules is not None:
+    if rule_sets is not None:
         source = settings.rules_path or "built-in defaults"
+        rules = rule_sets.default
         console.print(f"rules:         {source} ({len(rules.playbooks)} playbooks, {rules.mode})")
+        for org, rules in rule_sets.by_org.items():
+            console.print(f"  for {org}: {rule_sets.files[org]} ({len(rules.playbooks)} playbooks, {rules.mode})")
     for problem in problems:
         console.print(f"[red]error:[/] {problem}")
     raise typer.Exit(2 if problems else 0)

@@ -61,6 +61,20 @@ def test_check_config_fails_on_a_bad_rules_file(env: dict[str, str], tmp_path: P
     assert "rules.yaml:1: mode" in result.output
 
 
+def test_check_config_loads_the_rules_dir_as_the_worker_does(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "acme.yaml").write_text((ROOT / "rules.example.yaml").read_text())
+    monkeypatch.setenv("RESPONDER_RULES_DIR", str(tmp_path))
+    result = runner.invoke(app, ["check-config"])
+    assert result.exit_code == 0, result.output
+    assert "for acme:" in result.output and "6 playbooks" in result.output
+    (tmp_path / "broken.yaml").write_text("mode: sometimes\n")
+    result = runner.invoke(app, ["check-config"])
+    assert result.exit_code == 2
+    assert "broken.yaml:1: mode" in result.output
+
+
 def test_check_config_accepts_the_example_rules(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RESPONDER_RULES", str(ROOT / "rules.example.yaml"))
     result = runner.invoke(app, ["check-config"])

@@ -35,7 +35,7 @@ from worker.deps import WorkerDeps
 from worker.job import process_delivery
 from worker.metrics import WorkerMetrics
 from worker.redis_health import RedisHealth, redis_down
-from worker.rules import Rules, load_rules
+from worker.rules import load_rule_sets
 from worker.sentry_clients import SentryClients
 
 log = structlog.get_logger("worker.main")
@@ -54,14 +54,14 @@ async def startup(ctx: dict[str, Any]) -> None:
     redis = ctx["redis"]
     metrics = WorkerMetrics()
     health: RedisHealth = ctx.get("redis_health") or RedisHealth()
+    rule_sets = load_rule_sets(settings)
     ctx["deps"] = WorkerDeps(
         settings=settings, redis=redis, store=JobStore(redis),
         queue=DeliveryQueue(redis, settings.queue_name, settings.dedup_ttl_s),
         clients=sentry_clients(settings, redis, metrics, ctx.get("sentry_transport")),
         registry=default_registry(),
-        rules=load_rules(settings.rules_path) if settings.rules_path else Rules.default(),
-        rules_by_org={p.stem: load_rules(p) for p in sorted(settings.rules_dir.glob("*.yaml"))}
-        if settings.rules_dir else {},
+        rules=rule_sets.default,
+        rules_by_org=rule_sets.by_org,
         metrics=metrics,
         redis_health=health,
     )

@@ -6,12 +6,14 @@ Validated at start-up; a bad file stops the worker with the file, line and field
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from shared.settings import Settings
 from worker.assignees import check_assignee
 
 
@@ -199,3 +201,21 @@ def load_rules(path: Path) -> Rules:
             line = _line_of(node, ("comment_template",))
             raise RulesError(f"{path}:{line}: comment_template: cannot read {template}: {exc.strerror}") from None
     return rules
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSets:
+    """What the worker runs: the default rules (RESPONDER_RULES, or built in), and one set per
+    organization from RESPONDER_RULES_DIR/<org-slug>.yaml."""
+
+    default: Rules
+    by_org: dict[str, Rules] = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)  # organization -> the file it came from
+
+
+def load_rule_sets(settings: Settings) -> RuleSets:
+    """The one place that loads rules, for the worker and for `check-config` alike; the first bad
+    file raises RulesError naming its file, line and field."""
+    default = load_rules(settings.rules_path) if settings.rules_path else Rules.default()
+    files = {p.stem: p for p in sorted(settings.rules_dir.glob("*.yaml"))} if settings.rules_dir else {}
+    return RuleSets(default, {org: load_rules(path) for org, path in files.items()}, files)
