@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
 from gateway.metrics import GatewayMetrics
+from gateway.throttle import LoginThrottle
 from gateway.spool import Spool
 from shared.jobstore import JobStore
 from shared.queue import DeliveryQueue, IntakeBatcher
@@ -24,6 +25,7 @@ class GatewayState:
     secrets: tuple[str, ...]
     spool: Spool
     redis_down: bool = False  # known down: deliveries go straight to the spool, fast
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
     @classmethod
     def build(cls, settings: Settings, redis: Redis) -> GatewayState:
