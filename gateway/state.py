@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
+from gateway.body import BodyBudget
 from gateway.metrics import GatewayMetrics
-from gateway.throttle import LoginThrottle
 from gateway.spool import Spool
+from gateway.throttle import LoginThrottle
 from shared.jobstore import JobStore
 from shared.queue import DeliveryQueue, IntakeBatcher
 from shared.settings import Settings
@@ -26,6 +27,7 @@ class GatewayState:
     spool: Spool
     redis_down: bool = False  # known down: deliveries go straight to the spool, fast
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    body_budget: BodyBudget = field(default_factory=lambda: BodyBudget(64 * 1024 * 1024))
 
     @classmethod
     def build(cls, settings: Settings, redis: Redis) -> GatewayState:
@@ -39,4 +41,5 @@ class GatewayState:
             metrics=GatewayMetrics(),
             secrets=tuple(s.get_secret_value() for s in settings.client_secrets),
             spool=Spool(settings.spool_dir, settings.spool_max_bytes),
+            body_budget=BodyBudget(settings.body_buffer_bytes),
         )
