@@ -37,9 +37,12 @@ def gateway(
 
     os.environ["RESPONDER_BIND_HOST"] = host  # the app (in each server process) reads it
     settings = settings_or_exit()
+    from gateway.spool import SpoolInsecure, prepare_directory
+
     try:
         settings.require_gateway()
-    except SettingsError as exc:
+        prepare_directory(settings.spool_dir)
+    except (SettingsError, SpoolInsecure) as exc:
         console.print(f"[red]configuration error:[/] {exc}")
         raise typer.Exit(2) from None
     warn_if_ops_routes_off(settings)

@@ -32,6 +32,7 @@ class GatewayState:
     @classmethod
     def build(cls, settings: Settings, redis: Redis) -> GatewayState:
         queue = DeliveryQueue(redis, settings.queue_name, settings.dedup_ttl_s)
+        secrets = tuple(s.get_secret_value() for s in settings.client_secrets)
         return cls(
             settings=settings,
             redis=redis,
@@ -39,7 +40,7 @@ class GatewayState:
             batcher=IntakeBatcher(queue),
             store=JobStore(redis),
             metrics=GatewayMetrics(),
-            secrets=tuple(s.get_secret_value() for s in settings.client_secrets),
-            spool=Spool(settings.spool_dir, settings.spool_max_bytes),
+            secrets=secrets,
+            spool=Spool(settings.spool_dir, settings.spool_max_bytes, secrets),
             body_budget=BodyBudget(settings.body_buffer_bytes),
         )
