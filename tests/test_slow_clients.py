@@ -34,13 +34,13 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-async def stall(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def stall(port: int, sent_bytes: int = SENT_BYTES) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     head = (
         "POST /webhooks/sentry HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         f"Sentry-Hook-Resource: issue\r\nContent-Length: {DECLARED_BYTES}\r\n\r\n"
     )
-    writer.write(head.encode() + b"x" * SENT_BYTES)
+    writer.write(head.encode() + b"x" * sent_bytes)
     with contextlib.suppress(TimeoutError, ConnectionError):
         await asyncio.wait_for(writer.drain(), 2)  # the server may stop reading: that is its right
     return reader, writer
@@ -96,5 +96,24 @@ async def test_stalled_uploads_neither_block_a_delivery_nor_stay_open(
         for _, writer in stalled:
             writer.close()
         assert httpx.get(url + "/healthz").status_code == 200
+    finally:
+        proc.stop()
+
+
+@pytest.mark.timeout(90)
+async def test_connections_beyond_the_limit_are_refused_at_once(redis_server: EmbeddedRedis, tmp_path: Path) -> None:
+    port = free_port()
+    env = {"SENTRY_CLIENT_SECRET": SECRET, "REDIS_URL": redis_server.url, "RESPONDER_SPOOL_DIR": str(tmp_path / "spool"),
+           "RESPONDER_MAX_CONNECTIONS": "20", "RESPONDER_BODY_TIMEOUT_S": "20", "RESPONDER_LOG_LEVEL": "WARNING"}
+    proc = Proc(["-m", "cli.main", "gateway", "--host", "127.0.0.1", "--port", str(port)], env).start()
+    try:
+        await asyncio.to_thread(wait_http, f"http://127.0.0.1:{port}/healthz")
+        stalled = [await stall(port, 1000) for _ in range(30)]
+        answers = await asyncio.gather(
+            *(asyncio.wait_for(closed_by_server(reader), 10) for reader, _ in stalled[20:])
+        )  # the ten over the limit are answered long before the 20 s body deadline
+        assert all(a.startswith(b"HTTP/1.1 503") for a in answers), answers
+        for _, writer in stalled:
+            writer.close()
     finally:
         proc.stop()
