@@ -84,7 +84,7 @@ def test_unknown_resource_is_recorded_bounded_without_an_oversized_payload(
     assert len(record.get("payload", "")) < 1000
 
 
-HOSTILE_IDS = ["1/../../organizations/acme", "1%2F..", "12 OR 1=1", "-1", "1e9", "", " 12", "１２", "responder:x"]
+HOSTILE_IDS = ["1/../../organizations/acme", "1%2F..", "12 OR 1=1", "-1", "1e9", "", " 12", "\uff11\uff12", "responder:x"]  # the last but one: fullwidth digits
 
 
 @pytest.mark.parametrize("bad", HOSTILE_IDS)
