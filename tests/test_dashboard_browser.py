@@ -81,7 +81,7 @@ def test_dashboard_shows_a_job_its_detail_and_replays_a_dead_one(
            "RESPONDER_DASHBOARD_TOKEN": DASHBOARD_TOKEN}
     with gateway(env) as (_proc, url):
         browser.get(url + "/")
-        wait = WebDriverWait(browser, 15)
+        wait = WebDriverWait(browser, 60)  # generous: the suite must pass on a busy machine
         # Signed out: the sign-in form (a POST: the token never appears in a URL).
         field = wait.until(ec.presence_of_element_located((By.ID, "token")))
         field.send_keys(DASHBOARD_TOKEN)
