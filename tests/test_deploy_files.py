@@ -65,6 +65,18 @@ def test_dependencies_are_locked_with_hashes_above_the_advisory_floors() -> None
         assert pins and all(f"{n}=={v} \\\n    --hash=sha256:" in text for n, v in pins.items()), lock
         for name, floor in floors.items():
             assert Version(pins[name]) >= Version(floor), (lock, name)
+    # Every dependency named in pyproject.toml is in the locks (else: run scripts/lock.sh).
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads(pyproject)["project"]
+    for lock, names in (("requirements.lock", project["dependencies"]),
+                        ("requirements-test.lock", project["dependencies"] + project["optional-dependencies"]["test"])):
+        text = (ROOT / lock).read_text().lower()
+        for requirement in map(Requirement, names):
+            name = re.sub(r"[-_.]+", "-", requirement.name.lower())
+            assert f"\n{name}==" in text, f"{name} is missing from {lock}: run scripts/lock.sh"
     bootstrap = (ROOT / "scripts" / "bootstrap.sh").read_text()
     assert "--require-hashes -r" in bootstrap and "--no-deps -e ." in bootstrap
     assert "requirements" in (ROOT / "scripts" / "audit.sh").read_text()
