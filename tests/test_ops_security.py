@@ -115,6 +115,7 @@ def test_token_login_session_expiry_throttle_and_cross_site(redis_server: Embedd
             bearer = {"Authorization": f"Bearer {TOKEN}"}
             assert httpx.post(url + "/api/dead/replay", headers={**bearer, "Origin": "https://evil.example"}).status_code == 403
             assert browser.post("/api/dead/replay", headers={"Sec-Fetch-Site": "same-origin"}).status_code == 202
+            assert 'action="/logout"' in browser.get("/").text
         # The session expires: the same cookie, kept by an attacker, stops working.
         deadline = time.monotonic() + 30
         while httpx.get(url + "/api/stats", cookies={"responder_session": cookie}).status_code == 200:

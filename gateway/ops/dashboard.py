@@ -108,6 +108,7 @@ async def page(request: Request) -> Response:
         )
     mode = {"internal": "internal integration", "public": "public integration", "payload-only": "no Sentry token"}
     html = TEMPLATES.get_template("dashboard.html").render(
-        dry_run=state.settings.dry_run, mode=mode[state.settings.mode]
+        dry_run=state.settings.dry_run, mode=mode[state.settings.mode],
+        signed_in=state.settings.dashboard_token is not None,
     )
     return HTMLResponse(html, headers=SECURITY_HEADERS)
