@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import httpx
 from redis.asyncio import Redis
 
 from gateway.body import BodyBudget
@@ -28,6 +29,7 @@ class GatewayState:
     redis_down: bool = False  # known down: deliveries go straight to the spool, fast
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     body_budget: BodyBudget = field(default_factory=lambda: BodyBudget(64 * 1024 * 1024))
+    sentry_transport: httpx.AsyncBaseTransport | None = None  # undo's calls to Sentry (tests swap it)
 
     @classmethod
     def build(cls, settings: Settings, redis: Redis) -> GatewayState:

@@ -15,6 +15,7 @@ import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from importlib.resources import files
 from typing import Any
 
@@ -24,6 +25,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
+
+from standin import org_issues
 
 log = structlog.get_logger("standin")
 NOT_FOUND = {"detail": "The requested resource does not exist"}
@@ -137,7 +140,7 @@ class Standin:
                     kind, _, ident = str(body["assignedTo"]).partition(":")
                     issue["assignedTo"] = {
                         "type": kind if ident else "user", "id": ident or kind, "name": body["assignedTo"],
-                    }
+                    } if body["assignedTo"] else None  # "" unassigns, as in Sentry
                 return JSONResponse(body)
             return JSONResponse(issue)
 
@@ -287,7 +290,7 @@ def create_standin(
         Route(issue + "notes/", s.comments, methods=["GET", "POST"]),
         Route(issue + "comments/{note_id}/", s.note, methods=["PUT", "DELETE"]),
         Route(issue + "notes/{note_id}/", s.note, methods=["PUT", "DELETE"]),
-        Route("/api/0/organizations/{org}/issues/", s.issue_list, methods=["GET"]),
+        Route("/api/0/organizations/{org}/issues/", partial(org_issues.list_org_issues, s), methods=["GET"]),
         Route("/api/0/projects/{org}/{project}/issues/", s.issue_list, methods=["GET"]),
         Route("/api/0/sentry-app-installations/{uuid}/authorizations/", s.authorize, methods=["POST"]),
         Route("/_standin/calls", s.control_calls),
@@ -295,6 +298,7 @@ def create_standin(
         Route("/_standin/faults", s.control_faults, methods=["POST"]),
         Route("/_standin/reset", s.control_reset, methods=["POST"]),
         Route("/_standin/clone", s.control_clone, methods=["POST"]),
+        Route("/_standin/generate", partial(org_issues.generate, s), methods=["POST"]),
         Route("/healthz", lambda _r: JSONResponse({"status": "ok"})),
     ]
     app = Starlette(routes=routes)
