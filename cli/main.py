@@ -111,6 +111,9 @@ def check_config() -> None:
     console.print(f"organization:  {settings.organization or '-'}")
     console.print(f"Sentry API:    {settings.base_url}")
     console.print(f"dry run:       {'yes' if settings.dry_run else 'no'}")
+    ops = (f"token (sessions {settings.dashboard_session_s / 3600:g} h)" if settings.dashboard_token is not None
+           else "no token: served on a loopback-bound gateway only, never through a proxy")
+    console.print(f"ops routes:    {ops}")
     console.print(f"Redis:         {settings.redis_url.split('@')[-1]}")
     console.print(f"client secrets:{len(settings.client_secrets):>2} configured")
     if rules is not None:
