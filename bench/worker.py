@@ -81,7 +81,7 @@ def intakes(count: int, start: int) -> list[Intake]:
 async def enqueue(redis_url: str, items: list[Intake], rate_per_s: float | None = None) -> None:
     """Queue deliveries as the gateway does: all at once, or one by one at a fixed rate."""
     redis = Redis.from_url(redis_url)
-    queue = DeliveryQueue(redis, "responder:queue", 3600)
+    queue = DeliveryQueue(redis, keys.QUEUE, keys.HOUR_S)
     try:
         if rate_per_s is None:
             for i in range(0, len(items), 256):

@@ -9,6 +9,7 @@ HOUR_S = 3600
 DAY_S = 24 * HOUR_S
 ISSUE_MEMORY_S = 30 * DAY_S  # per-issue memory: delivery counts, the comment, the audit trail, undo
 
+QUEUE = PREFIX + "queue"  # zset: arq's queue, job id -> run at (ms); the default of RESPONDER_QUEUE_NAME
 JOBS_BY_TIME = PREFIX + "jobs"  # zset: delivery id -> received at (s)
 DEAD_LETTER = PREFIX + "dead"  # zset: delivery id -> died at (s)
 WORKER_HEARTBEATS = PREFIX + "workers"  # hash: worker name -> last heartbeat (s)
@@ -31,6 +32,11 @@ def jobs_in_state(state: str) -> str:
 def seen(delivery_id: str) -> str:
     """String with expiry: this Request-ID was already taken (de-duplication)."""
     return f"{PREFIX}seen:{delivery_id}"
+
+
+def seen_body(body_sha256: str) -> str:
+    """String with expiry: a delivery with this signed body was already taken (replays)."""
+    return f"{PREFIX}seen:body:{body_sha256}"
 
 
 def issue_active(issue_id: str, kind: str) -> str:
