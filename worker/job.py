@@ -1,6 +1,6 @@
 """The arq job: one delivery through fetch, analyze, plan and write back, its status recorded.
 
-The flow reads top to bottom in `process_delivery`; the retry policy is in worker/retry.py,
+The flow reads top to bottom in `run_delivery` (load, run, finish); the retry policy is in worker/retry.py,
 the write-back's idempotency in worker/writeback.py.
 """
 
@@ -76,55 +76,101 @@ async def process_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
 
 
 async def run_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
+    """One try, read as load, run, finish; a failed run is turned into its next step by `after_failure`."""
     deps: WorkerDeps = ctx["deps"]
     attempt: int = ctx.get("job_try") or 1
+    loaded = await load_delivery(deps, delivery_id, attempt)
+    if loaded is None:
+        return "missing"
+    delivery = loaded.delivery
+    if attempt > deps.settings.max_tries:  # crashed or timed out on every try
+        return await _dead(deps, delivery, attempt, loaded.error or "retries exhausted")
+    await keep_issue_active(deps, delivery)
+    await wait_for_budget(deps, delivery)
+    started = await mark_running(deps, delivery, attempt)
+    try:
+        outcome = await run_try(deps, delivery, attempt)
+    except Exception as exc:
+        deps.metrics.job_seconds.labels(delivery.resource, "error").observe(time.time() - started)
+        return await after_failure(deps, delivery, attempt, exc)
+    return await finish_delivery(deps, loaded, outcome, started)
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """A delivery as its record holds it: the payload as received, and the last try's error."""
+
+    delivery: Delivery
+    payload: dict[str, Any]
+    error: str | None
+
+
+async def load_delivery(deps: WorkerDeps, delivery_id: str, attempt: int) -> Loaded | None:
+    """The delivery from its record (None if the record is gone), with the log context bound to it."""
     record = await deps.store.get(delivery_id)
     if record is None or record.payload is None:
         log.warning("job_record_missing", delivery_id=delivery_id)
-        return "missing"
+        return None
     delivery = Delivery.model_validate(record.payload)
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(
         delivery_id=delivery.id, issue_id=delivery.issue_id,
         resource=delivery.resource, action=delivery.action, attempt=attempt,
     )
-    settings = deps.settings
-    if attempt > settings.max_tries:  # crashed or timed out on every try
-        return await _dead(deps, delivery, attempt, record.error or "retries exhausted")
-    await keep_issue_active(deps, delivery)
+    return Loaded(delivery, record.payload, record.error)
+
+
+async def wait_for_budget(deps: WorkerDeps, delivery: Delivery) -> None:
+    """Low on Sentry budget and this can wait: back on the queue (raises Retry), no try spent."""
     wait_s = await budget_wait(deps, delivery)
-    if wait_s is not None:  # low on Sentry budget and this can wait: back on the queue, no try spent
-        await deps.queue.forgive_try(delivery.id)
-        await deps.store.transition(delivery.id, JobState.QUEUED, reason="waiting for Sentry budget")
-        deps.metrics.budget_deferrals.inc()
-        log.info("job_deferred_for_budget", defer_s=round(wait_s, 1))
-        raise Retry(defer=wait_s)
+    if wait_s is None:
+        return
+    await deps.queue.forgive_try(delivery.id)
+    await deps.store.transition(delivery.id, JobState.QUEUED, reason="waiting for Sentry budget")
+    deps.metrics.budget_deferrals.inc()
+    log.info("job_deferred_for_budget", defer_s=round(wait_s, 1))
+    raise Retry(defer=wait_s)
+
+
+async def mark_running(deps: WorkerDeps, delivery: Delivery, attempt: int) -> float:
+    """Record the try as running; returns when it started."""
     started = time.time()
     await deps.store.transition(delivery.id, JobState.RUNNING, started_at=started, attempts=attempt)
     log.info("job_started")
-    try:
-        # Our own deadline, inside arq's: a try that overruns is retried like any transient
-        # failure (arq would finish it as failed, leaving the record running and nothing retried).
-        async with asyncio.timeout(settings.job_timeout_s):
-            outcome = await handle(deps, delivery, retried=attempt > 1)
-    except Exception as exc:
-        deps.metrics.job_seconds.labels(delivery.resource, "error").observe(time.time() - started)
-        if not is_transient(exc):
-            await _finish(deps, delivery, JobState.FAILED, error=describe(exc))
-            await leave_trail(deps, delivery, Outcome(JobState.FAILED, reason=describe(exc)))
-            log.warning("job_failed", error=describe(exc))
-            return "failed"
-        if attempt >= settings.max_tries:
-            return await _dead(deps, delivery, attempt, describe(exc))
-        delay_s = backoff_s(attempt, settings.retry_base_s, settings.retry_max_s, exc)
-        await deps.store.transition(delivery.id, JobState.RETRYING, error=describe(exc))
-        log.info("job_retrying", error=describe(exc), defer_s=round(delay_s, 2))
-        raise Retry(defer=delay_s) from exc
+    return started
+
+
+async def run_try(deps: WorkerDeps, delivery: Delivery, attempt: int) -> Outcome:
+    # Our own deadline, inside arq's: a try that overruns is retried like any transient
+    # failure (arq would finish it as failed, leaving the record running and nothing retried).
+    async with asyncio.timeout(deps.settings.job_timeout_s):
+        return await handle(deps, delivery, retried=attempt > 1)
+
+
+async def after_failure(deps: WorkerDeps, delivery: Delivery, attempt: int, exc: Exception) -> str:
+    """What a failed try means: a permanent error fails the job, a transient one is retried with
+    backoff (raises Retry) until the tries run out, then the job is dead (replayable)."""
+    settings = deps.settings
+    if not is_transient(exc):
+        await _finish(deps, delivery, JobState.FAILED, error=describe(exc))
+        await leave_trail(deps, delivery, Outcome(JobState.FAILED, reason=describe(exc)))
+        log.warning("job_failed", error=describe(exc))
+        return "failed"
+    if attempt >= settings.max_tries:
+        return await _dead(deps, delivery, attempt, describe(exc))
+    delay_s = backoff_s(attempt, settings.retry_base_s, settings.retry_max_s, exc)
+    await deps.store.transition(delivery.id, JobState.RETRYING, error=describe(exc))
+    log.info("job_retrying", error=describe(exc), defer_s=round(delay_s, 2))
+    raise Retry(defer=delay_s) from exc
+
+
+async def finish_delivery(deps: WorkerDeps, loaded: Loaded, outcome: Outcome, started: float) -> str:
+    delivery = loaded.delivery
     deps.metrics.job_seconds.labels(delivery.resource, outcome.state.value).observe(time.time() - started)
     # Done with the payload: keep it for the dashboard with secrets masked (a dead or failed job
     # keeps it whole, for a faithful replay; the API masks it when shown).
     await _finish(
-        deps, delivery, outcome.state, dry_run=deps.dry_run, payload=RawJSON(redact_json(record.payload)),
+        deps, delivery, outcome.state, dry_run=deps.dry_run, payload=RawJSON(redact_json(loaded.payload)),
         **outcome.fields(),
     )
     await leave_trail(deps, delivery, outcome)
