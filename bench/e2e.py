@@ -96,8 +96,7 @@ def report(r: E2EResult) -> str:
                       f"lost {r.lost}  doubled {r.doubled}"),
         ("receipt → write-back", f"p50 {r.lag_p50_s} s  p90 {r.lag_p90_s} s  p99 {r.lag_p99_s} s  max {r.lag_max_s} s"),
     ]
-    width = max(len(n) for n, _ in rows)
-    return "\n".join(f"{n.rjust(width)}  {v}" for n, v in rows)
+    return harness.table(rows, align="rl")
 
 
 def main() -> None:

@@ -248,6 +248,11 @@ def record(bench: str, figures: dict[str, object], smoke: bool) -> Path:
     return path
 
 
-def table(rows: list[tuple[str, ...]]) -> str:
+def table(rows: list[tuple[str, ...]], align: str = "") -> str:
+    """Columns of text, each right-aligned unless `align` says "l" for it (e.g. "rl": names, then text)."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+    sides = align.ljust(len(widths), "r")
+    cells = (zip(row, widths, sides, strict=True) for row in rows)
+    return "\n".join(
+        "  ".join(c.ljust(w) if side == "l" else c.rjust(w) for c, w, side in line).rstrip() for line in cells
+    )

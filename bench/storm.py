@@ -187,8 +187,7 @@ def report(result: StormResult) -> str:
         ("comments", f"{result.comments} {result.comments_per_issue}"),
         ("Sentry calls", f"{result.sentry_calls} {result.sentry_calls_by_endpoint}"),
     ]
-    width = max(len(name) for name, _ in rows)
-    return "\n".join(f"{name.rjust(width)}  {value}" for name, value in rows)
+    return harness.table(rows, align="rl")
 
 
 def main() -> None:

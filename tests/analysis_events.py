@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.sentry.models import Event, Issue
-from tests.conftest import OPENAPI, load_webhook
+from tests.helpers import OPENAPI, load_webhook
 from tests.sentry_fake import api_event_example
 from worker.analysis.base import AnalysisContext
 from worker.rules import Rules

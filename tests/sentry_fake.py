@@ -12,7 +12,7 @@ import httpx
 
 from standin.app import create_standin
 from standin.state import StandinState
-from tests.conftest import FIXTURES, load_webhook
+from tests.helpers import FIXTURES, load_webhook
 
 
 def api_event_example() -> dict[str, Any]:

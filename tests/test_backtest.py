@@ -25,7 +25,7 @@ from shared.sentry.ratelimit import BudgetShare
 from shared.settings import Settings
 from standin.app import create_standin
 from standin.org_issues import _seen_s
-from tests.conftest import TOKEN
+from tests.helpers import TOKEN
 from tests.test_trust import served_standin  # noqa: F401  (fixture)
 from worker.analysis.registry import default_registry
 from worker.backtest_run import Backtest, BacktestParams, BacktestState, load_state, rules_digest

@@ -22,7 +22,7 @@ from gateway.signature import sign
 from shared import keys
 from shared.embedded_redis import EmbeddedRedis
 from standin.app import DEMO_TOKEN
-from tests.conftest import SECRET, load_webhook
+from tests.helpers import SECRET, load_webhook
 from tests.processes import Proc, gateway, standin, worker
 
 pytestmark = pytest.mark.chaos

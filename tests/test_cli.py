@@ -15,7 +15,7 @@ from cli.main import app
 from gateway.app import create_app
 from shared.embedded_redis import EmbeddedRedis, free_port
 from shared.settings import load_settings
-from tests.conftest import SECRET
+from tests.helpers import SECRET
 from tests.processes import wait_http
 
 runner = CliRunner()

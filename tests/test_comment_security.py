@@ -34,14 +34,13 @@ from shared.sentry.models import Event, Issue
 from shared.sentry.redact import redact, redact_json
 from shared.settings import Settings
 from tests.analysis_events import NOW, context_for
-from tests.conftest import TOKEN, load_webhook, signed_headers, wire_bytes
+from tests.helpers import TOKEN, load_webhook, run_burst_worker, signed_headers, wire_bytes
 from tests.processes import worker
 from tests.sentry_fake import FakeSentry
 from tests.test_chaos import Stack, stack  # noqa: F401 (the running stack, a fixture)
 from worker.analysis.base import AnalysisContext, Finding
 from worker.analysis.registry import default_registry, run_handlers
 from worker.comment import render_comment
-from worker.main import build_worker
 from worker.markdown import code, escape_md, md
 from worker.plan import build_plan
 from worker.rules import Rules
@@ -412,12 +411,7 @@ def worker_settings(make_settings: Callable[..., Settings]) -> Settings:
 
 
 async def run_worker(settings: Settings, sentry: FakeSentry) -> None:
-    worker = build_worker(settings, burst=True, poll_delay=0, handle_signals=False,
-                          ctx={"settings": settings, "sentry_transport": sentry.transport()})
-    try:
-        await worker.async_run()
-    finally:
-        await worker.close()
+    await run_burst_worker(settings, sentry.transport())
 
 
 @pytest.fixture

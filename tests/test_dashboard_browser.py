@@ -21,7 +21,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from shared.embedded_redis import EmbeddedRedis
 from shared.jobs import JobState
 from shared.jobstore import JobStore
-from tests.conftest import SECRET, delivery
+from tests.helpers import SECRET, delivery
 from tests.processes import gateway
 
 DASHBOARD_TOKEN = "browser-test-dashboard-token-0123456789abcdef"

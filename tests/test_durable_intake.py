@@ -16,7 +16,7 @@ import redis as sync_redis
 from gateway.signature import sign
 from shared import keys
 from shared.embedded_redis import EmbeddedRedis
-from tests.conftest import SECRET, load_webhook
+from tests.helpers import SECRET, load_webhook
 from tests.processes import gateway, worker
 
 pytestmark = pytest.mark.chaos

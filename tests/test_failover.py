@@ -29,7 +29,7 @@ from shared import keys
 from shared.embedded_redis import EmbeddedRedis, EmbeddedSentinel
 from shared.redis import connect_sync, parse_redis_url
 from standin.app import DEMO_TOKEN
-from tests.conftest import SECRET, load_webhook, wire_bytes
+from tests.helpers import SECRET, load_webhook, wire_bytes
 from tests.processes import Proc, gateway, standin, worker
 
 pytestmark = pytest.mark.chaos

@@ -16,7 +16,7 @@ from gateway.signature import sign
 from shared import keys
 from shared.jobstore import JobStore
 from shared.queue import deserialize
-from tests.conftest import SECRET, delivery, signed_headers, webhook_names, wire_bytes
+from tests.helpers import SECRET, delivery, signed_headers, webhook_names, wire_bytes
 
 
 @pytest.fixture

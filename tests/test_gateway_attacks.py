@@ -18,7 +18,7 @@ from gateway.signature import sign
 from shared import keys
 from shared.embedded_redis import EmbeddedRedis
 from shared.webhooks import SENTRY_RESOURCES
-from tests.conftest import SECRET, load_webhook, signed_headers, wire_bytes
+from tests.helpers import SECRET, load_webhook, signed_headers, wire_bytes
 from tests.processes import gateway
 
 

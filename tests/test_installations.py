@@ -27,7 +27,7 @@ from shared.jobstore import JobStore
 from shared.sentry.errors import SentryServerError
 from shared.sentry.installs import InstallationTokens, NotInstalled
 from shared.settings import Settings
-from tests.conftest import SECRET, load_webhook, signed_headers, wire_bytes
+from tests.helpers import SECRET, load_webhook, signed_headers, wire_bytes
 from worker.job import process_delivery
 from worker.main import shutdown, startup
 

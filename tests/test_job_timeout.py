@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from shared.jobs import JobState
 from shared.jobstore import JobStore
 from shared.settings import Settings
-from tests.conftest import TOKEN, delivery
+from tests.helpers import TOKEN, delivery
 from worker.job import process_delivery
 from worker.main import shutdown, startup
 

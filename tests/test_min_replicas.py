@@ -13,7 +13,7 @@ import redis as sync_redis
 
 from shared import keys
 from shared.embedded_redis import EmbeddedRedis
-from tests.conftest import load_webhook, signed_headers, wire_bytes
+from tests.helpers import load_webhook, signed_headers, wire_bytes
 
 
 @pytest.fixture

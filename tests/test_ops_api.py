@@ -16,7 +16,7 @@ from gateway.ops.stats import window
 from shared.jobs import JobState
 from shared.jobstore import JobStore
 from shared.settings import Settings
-from tests.conftest import delivery, load_webhook, signed_headers, wire_bytes
+from tests.helpers import delivery, load_webhook, signed_headers, wire_bytes
 
 OpsClient = Callable[..., Any]
 

@@ -18,7 +18,7 @@ import pytest
 
 from gateway.ops.auth import issue_session
 from shared.embedded_redis import EmbeddedRedis, free_port
-from tests.conftest import SECRET
+from tests.helpers import SECRET
 from tests.processes import Proc, gateway, wait_http
 
 TOKEN = "ops-security-token-0123456789abcdef-XYZ"

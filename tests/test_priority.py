@@ -13,7 +13,7 @@ from shared.jobs import Delivery, JobState
 from shared.jobstore import JobStore
 from shared.sentry.ratelimit import RedisRateLimiter
 from shared.settings import Settings
-from tests.conftest import TOKEN, delivery
+from tests.helpers import TOKEN, delivery
 from tests.sentry_fake import FakeSentry
 from worker.job import process_delivery
 from worker.main import shutdown, startup

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from shared import keys
 from shared.sentry.client import SentryClient
 from shared.sentry.ratelimit import RedisRateLimiter
-from tests.conftest import TOKEN, load_webhook
+from tests.helpers import TOKEN, load_webhook
 
 ISSUE = load_webhook("issue.created")["data"]["issue"]
 

@@ -20,9 +20,8 @@ from shared.logging import SecretScrubber
 from shared.queue import arq_pool, arq_settings
 from shared.redis import RedisConfig, RedisTLS, connect, connect_sync, parse_redis_url
 from shared.settings import SettingsError, load_settings
-from tests.conftest import delivery
+from tests.helpers import delivery, run_burst_worker
 from tests.tls_certs import make_tls_files
-from worker.main import build_worker
 
 PASSWORD = "pa:ss@w0rd/with-odd%chars"
 QUOTED = "pa%3Ass%40w0rd%2Fwith-odd%25chars"
@@ -190,11 +189,7 @@ async def test_gateway_and_worker_run_over_tls_with_an_acl_user(
         **env, SENTRY_CLIENT_SECRET="x", RESPONDER_WORKER_METRICS_PORT="0",
         RESPONDER_SPOOL_DIR=str(tmp_path / "spool"),  # no Sentry token: analysis from the payload
     )
-    worker = build_worker(settings, burst=True, poll_delay=0, handle_signals=False)
-    try:
-        await worker.async_run()
-    finally:
-        await worker.close()
+    await run_burst_worker(settings)
     redis = connect(settings.redis)
     try:
         record = await JobStore(redis).get(headers["Request-ID"])

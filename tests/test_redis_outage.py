@@ -16,7 +16,7 @@ import pytest
 
 from shared.embedded_redis import EmbeddedRedis, free_port
 from standin.app import DEMO_TOKEN
-from tests.conftest import SECRET
+from tests.helpers import SECRET
 from tests.processes import gateway, standin, worker
 from tests.test_chaos import Stack, assert_one_comment_each, clone_issues, wait_until
 

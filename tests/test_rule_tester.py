@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from cli.main import app
-from tests.conftest import WEBHOOK_FIXTURES, load_webhook
+from tests.helpers import WEBHOOK_FIXTURES, load_webhook
 from tests.test_plan import plan_for, rules
 from worker.analysis.registry import default_registry, run_handlers
 from worker.explain import explain

@@ -19,7 +19,7 @@ from shared.sentry.errors import (
     SentryTransportError,
 )
 from shared.sentry.models import StatusDetails
-from tests.conftest import TOKEN, load_webhook
+from tests.helpers import TOKEN, load_webhook
 from tests.sentry_fake import api_event_example
 
 BASE = "https://sentry.test/api/0/"

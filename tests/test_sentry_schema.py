@@ -17,7 +17,7 @@ import pytest
 
 from shared.sentry.client import SentryClient
 from shared.sentry.models import Event, Issue, StatusDetails
-from tests.conftest import OPENAPI, TOKEN
+from tests.helpers import OPENAPI, TOKEN
 
 ORG_ISSUE = "/api/0/organizations/{organization_id_or_slug}/issues/{issue_id}/"
 NOTES = re.compile(r"^/api/0/organizations/[^/]+/issues/[^/]+/(?:comments|notes)/(?:[^/]+/)?$")

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from shared.embedded_redis import EmbeddedRedis, free_port
-from tests.conftest import SECRET, delivery
+from tests.helpers import SECRET, delivery
 from tests.processes import Proc, wait_http
 
 STALLED = 150

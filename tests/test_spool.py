@@ -15,7 +15,7 @@ from gateway.spool import Spool, SpoolFull
 from shared.jobs import Delivery
 from shared.jobstore import JobStore
 from shared.queue import DeliveryQueue, Intake
-from tests.conftest import SECRET, load_webhook, wire_bytes
+from tests.helpers import SECRET, load_webhook, wire_bytes
 
 SECRETS = (SECRET,)
 

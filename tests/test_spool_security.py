@@ -18,7 +18,7 @@ from gateway import spool as spool_module
 from gateway.spool import REJECTED, Spool, SpoolInsecure
 from shared import keys
 from shared.embedded_redis import EmbeddedRedis, free_port
-from tests.conftest import SECRET
+from tests.helpers import SECRET
 from tests.processes import gateway
 from tests.test_spool import intake
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from bench.storm import STORM_ISSUES, report, run_storm
-from tests.conftest import SECRET
+from tests.helpers import SECRET
 
 pytestmark = pytest.mark.chaos
 

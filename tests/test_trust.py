@@ -20,9 +20,8 @@ from cli.main import app
 from shared.embedded_redis import free_port
 from shared.settings import Settings
 from standin.app import create_standin
-from tests.conftest import TOKEN, delivery
+from tests.helpers import TOKEN, delivery, run_burst_worker
 from tests.processes import wait_http
-from worker.main import build_worker
 
 ISSUE_ID = "1170820242"
 BASE = "http://standin.test/api/0/"
@@ -60,12 +59,7 @@ def settings_for(make_settings: Callable[..., Settings], tmp_path: Path) -> Call
 
 
 async def run_worker(settings: Settings, standin: Starlette) -> None:
-    worker = build_worker(settings, burst=True, poll_delay=0, handle_signals=False,
-                          ctx={"settings": settings, "sentry_transport": httpx.ASGITransport(app=standin)})
-    try:
-        await worker.async_run()
-    finally:
-        await worker.close()
+    await run_burst_worker(settings, httpx.ASGITransport(app=standin))
 
 
 Setup = Callable[[], Awaitable[tuple[httpx.AsyncClient, str]]]

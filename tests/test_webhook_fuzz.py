@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.signature import sign
-from tests.conftest import SECRET, load_webhook, signed_headers, wire_bytes
+from tests.helpers import SECRET, load_webhook, signed_headers, wire_bytes
 
 ALLOWED = {202, 400, 401, 413, 422}
 EXAMPLES = 150

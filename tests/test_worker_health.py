@@ -15,7 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from structlog.testing import capture_logs
 
 from shared.embedded_redis import EmbeddedRedis, free_port
-from tests.conftest import SECRET
+from tests.helpers import SECRET
 from tests.processes import Proc, worker
 from worker import http_port
 from worker.redis_health import HEARTBEAT_STALE_S, RedisHealth, backoff_s, redis_down

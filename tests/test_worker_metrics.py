@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from shared.embedded_redis import free_port
 from shared.settings import Settings
-from tests.conftest import TOKEN, delivery
+from tests.helpers import TOKEN, delivery
 from tests.sentry_fake import FakeSentry
 from worker.job import process_delivery
 from worker.main import shutdown, startup
