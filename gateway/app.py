@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from gateway.drain import run_drain
+from gateway.errors import http_exception
 from gateway.health import healthz, metrics, readyz
 from gateway.ops import ops_routes
 from gateway.spool import SpoolInsecure, prepare_directory
@@ -50,7 +52,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/metrics", metrics),
         *ops_routes(),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception})
 
 
 def app_from_env() -> Starlette:

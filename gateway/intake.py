@@ -34,9 +34,6 @@ class Rejection:
     error: str
     detail: str | list[dict[str, Any]] = field(default="")
 
-    def body(self) -> dict[str, Any]:
-        return {"error": self.error, "detail": self.detail}
-
 
 _SIGNATURE_DETAIL = {
     SignatureFailure.MISSING: "Sentry-Hook-Signature header is missing",

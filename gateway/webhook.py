@@ -12,6 +12,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.body import BodyBudgetSpent, BodyTooLarge, read_body
+from gateway.errors import error_response
 from gateway.intake import Rejection, take
 from gateway.spool import SpoolFull
 from gateway.state import GatewayState
@@ -30,7 +31,7 @@ def reject(state: GatewayState, resource: str, rejection: Rejection, close: bool
     headers = {"Sentry-Hook-Error": rejection.error}
     if close:
         headers["Connection"] = "close"
-    return JSONResponse(rejection.body(), status_code=rejection.status, headers=headers)
+    return error_response(rejection.status, rejection.error, rejection.detail, headers=headers)
 
 
 def header_map(request: Request) -> dict[str, str]:
@@ -63,7 +64,7 @@ async def receive_webhook(request: Request) -> Response:
         response.headers["Retry-After"] = "5"
         return response
     except ClientDisconnect:
-        return Response(status_code=400)
+        return error_response(400, "client_disconnected", "the client left before sending the whole body")
     outcome = take(
         body, headers, state.secrets, time.time(), settings.timestamp_tolerance_s,
         settings.legacy_signature_any_resource,
@@ -116,9 +117,8 @@ async def spool(state: GatewayState, intake: Intake) -> Response:
         state.metrics.spool_refused.inc()
         state.metrics.webhooks.labels(delivery.resource, "refused").inc()
         log.error("spool_refused", delivery_id=delivery.id, error=str(exc))
-        return JSONResponse(
-            {"error": "queue_unavailable", "detail": "the queue is unreachable and the spool is full; retry later"},
-            status_code=503,
+        return error_response(
+            503, "queue_unavailable", "the queue is unreachable and the spool is full; retry later",
             headers={"Retry-After": "5", "Sentry-Hook-Error": "queue_unavailable"},
         )
     state.metrics.spooled.inc()

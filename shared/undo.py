@@ -138,9 +138,6 @@ class UndoRefused(Exception):
         super().__init__(detail)
         self.status, self.error, self.detail, self.changed = status, error, detail, changed or {}
 
-    def body(self) -> dict[str, Any]:
-        return {"error": self.error, "detail": self.detail} | ({"changed": self.changed} if self.changed else {})
-
 
 @dataclass
 class UndoResult:

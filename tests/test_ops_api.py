@@ -185,7 +185,7 @@ async def test_bad_query_is_422_never_5xx(ops_client: OpsClient, redis: Redis, p
     client = await ops_client()
     response = await client.get("/api/jobs", params=params)
     assert response.status_code == 422, response.text
-    assert response.json()["error"] == "invalid query"
+    assert response.json()["error"] == "invalid_query" and response.json()["detail"]
 
 
 def test_cursor_round_trips() -> None:

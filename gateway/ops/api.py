@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.errors import error_response
 from gateway.ops.query import JobQuery, decode_cursor, encode_cursor
 from gateway.ops.stats import WINDOW_S, window
 from gateway.state import GatewayState
@@ -51,7 +52,7 @@ def bad_request(exc: ValidationError | ValueError) -> Response:
         ]
     else:
         problems = [{"field": "", "problem": str(exc)}]
-    return JSONResponse({"error": "invalid query", "problems": problems}, status_code=422)
+    return error_response(422, "invalid_query", problems)
 
 
 async def list_jobs(request: Request) -> Response:
@@ -93,7 +94,7 @@ async def list_jobs(request: Request) -> Response:
 async def get_job(request: Request) -> Response:
     record = await _state(request).store.get(request.path_params["job_id"])
     if record is None:
-        return JSONResponse({"error": "not found"}, status_code=404)
+        return error_response(404, "not_found", "no job with this id")
     body = record.model_dump(mode="json")
     body["duration_s"] = record.duration_s
     if record.payload is not None:  # a job not yet done (or dead) keeps its payload whole: mask it here
@@ -106,14 +107,13 @@ async def replay(request: Request) -> Response:
     job_id = request.path_params["job_id"]
     record = await state.store.get(job_id)
     if record is None:
-        return JSONResponse({"error": "not found"}, status_code=404)
+        return error_response(404, "not_found", "no job with this id")
     if record.state not in REPLAYABLE_STATES:
-        return JSONResponse(
-            {"error": "not replayable", "detail": f"job is {record.state.value}; only dead or failed jobs replay"},
-            status_code=409,
+        return error_response(
+            409, "not_replayable", f"job is {record.state.value}; only dead or failed jobs replay"
         )
     if not await replay_job(state.store, state.queue, job_id):
-        return JSONResponse({"error": "not replayable", "detail": "job changed meanwhile"}, status_code=409)
+        return error_response(409, "not_replayable", "job changed meanwhile")
     return JSONResponse({"id": job_id, "state": "queued"}, status_code=202)
 
 

@@ -34,8 +34,9 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 from redis.exceptions import RedisError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from gateway.errors import error_response
 from gateway.throttle import LoginThrottle
 
 COOKIE = "responder_session"
@@ -57,7 +58,7 @@ class Denial:
         headers = {"WWW-Authenticate": 'Bearer realm="responder"'} if self.status == 401 else {}
         if self.retry_after_s is not None:
             headers["Retry-After"] = str(self.retry_after_s)
-        return JSONResponse({"error": self.error, "detail": self.detail}, self.status, headers=headers)
+        return error_response(self.status, self.error, self.detail, headers=headers)
 
 
 # --- the session cookie
@@ -267,9 +268,7 @@ def protected(endpoint: Endpoint) -> Endpoint:
         try:
             response = await endpoint(request)
         except (RedisError, OSError, TimeoutError):
-            response = JSONResponse(
-                {"error": "store_unavailable", "detail": "the job store (Redis) is unreachable"}, 503
-            )
+            response = error_response(503, "store_unavailable", "the job store (Redis) is unreachable")
         response.headers.setdefault("Cache-Control", "no-store")
         return response
 

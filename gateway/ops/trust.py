@@ -9,6 +9,7 @@ import re
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.errors import error_response
 from gateway.state import GatewayState
 from shared import keys
 from shared.audit import read_audit
@@ -30,7 +31,7 @@ def _state(request: Request) -> GatewayState:
 async def issue_trail(request: Request) -> Response:
     issue_id = request.path_params["issue_id"]
     if not ISSUE_ID.match(issue_id):
-        return JSONResponse({"error": "invalid issue id"}, status_code=422)
+        return error_response(422, "invalid_issue_id", "an issue id is 1 to 64 letters, digits, _ or -")
     entries = await read_audit(_state(request).redis, issue_id)
     web_url = next((e.data["web_url"] for e in reversed(entries) if e.data.get("web_url")), None)
     return JSONResponse({"issue_id": issue_id, "web_url": web_url,
@@ -54,21 +55,21 @@ async def undo_job(request: Request) -> Response:
     job_id = request.path_params["job_id"]
     by = await _actor(request)
     if by is None:
-        return JSONResponse({"error": "invalid body", "detail": 'send {"by": "<name>"} or nothing'}, 422)
+        return error_response(422, "invalid_body", 'send {"by": "<name>"} or nothing')
     record = await load_undo(state.redis, job_id)
     if record is None:
         detail = "no automated status change or assignment is recorded for this job"
-        return JSONResponse({"error": "nothing_to_undo", "detail": detail}, status_code=404)
+        return error_response(404, "nothing_to_undo", detail)
     try:
         async with client_for(state.settings, state.redis, record.organization, record.installation,
                               state.sentry_transport) as client:
             result = await undo_write(state.redis, client, job_id, by)
     except UndoRefused as exc:
-        return JSONResponse(exc.body(), status_code=exc.status)
+        return error_response(exc.status, exc.error, exc.detail, **({"changed": exc.changed} if exc.changed else {}))
     except SettingsError as exc:
-        return JSONResponse({"error": "not_configured", "detail": str(exc)}, status_code=409)
+        return error_response(409, "not_configured", str(exc))
     except SentryError as exc:
-        return JSONResponse({"error": "sentry_error", "detail": f"{exc.method} {exc.path}: {exc.status}"}, 502)
+        return error_response(502, "sentry_error", f"{exc.method} {exc.path}: {exc.status}")
     return JSONResponse({"id": job_id, "undone_by": by, "restored": result.restored,
                          "comment_edited": result.comment is not None})
 
@@ -121,7 +122,7 @@ async def backtest_report(request: Request) -> Response:
     """One backtest's whole report (what the CLI prints with --json)."""
     raw = await _state(request).redis.hget(keys.backtest(request.path_params["backtest_id"]), "state_json")  # type: ignore[misc]
     if raw is None:
-        return JSONResponse({"error": "not found"}, status_code=404)
+        return error_response(404, "not_found", "no backtest with this id (or it expired)")
     state = json.loads(raw)
     state["params"].pop("rules_digest", None)
     return JSONResponse(state)
