@@ -7,12 +7,16 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from starlette.applications import Starlette
 from starlette.routing import Route
 
 from gateway.drain import run_drain
 from gateway.health import healthz, metrics, readyz
 from gateway.ops import ops_routes
+from gateway.sentry_api.routes import sentry_api_routes
+from gateway.sentry_api.state import SentryApi
+from gateway.sentry_api.tokens import parse_tokens
 from gateway.state import GatewayState
 from gateway.webhook import receive_webhook
 from shared.logging import configure_logging
@@ -20,14 +24,17 @@ from shared.redis import connect
 from shared.settings import Settings, load_settings
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, sentry_transport: httpx.AsyncBaseTransport | None = None) -> Starlette:
+    """`sentry_transport` replaces the network for the read API's Sentry calls (tests: the stand-in)."""
     settings.require_gateway()
+    parse_tokens(settings.service_tokens)  # a malformed RESPONDER_SERVICE_TOKENS stops start-up
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         redis = connect(settings.redis_url)
         state = GatewayState.build(settings, redis)
         app.state.gateway = state
+        app.state.sentry_api = SentryApi.build(settings, redis, sentry_transport)
         drain = asyncio.create_task(run_drain(state))
         try:
             yield
@@ -36,6 +43,7 @@ def create_app(settings: Settings) -> Starlette:
             with contextlib.suppress(asyncio.CancelledError):
                 await drain
             await state.batcher.close()
+            await app.state.sentry_api.aclose()
             await redis.aclose()
 
     routes = [
@@ -44,6 +52,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         *ops_routes(),
+        *sentry_api_routes(),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 

@@ -25,6 +25,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from standin.readapi import read_routes
+
 log = structlog.get_logger("standin")
 NOT_FOUND = {"detail": "The requested resource does not exist"}
 DEMO_TOKEN = "sntrys_standin_demo_token"
@@ -296,6 +298,7 @@ def create_standin(
         Route("/_standin/reset", s.control_reset, methods=["POST"]),
         Route("/_standin/clone", s.control_clone, methods=["POST"]),
         Route("/healthz", lambda _r: JSONResponse({"status": "ok"})),
+        *read_routes(s),  # standin/readapi.py: projects, stats, event ids, user events
     ]
     app = Starlette(routes=routes)
     app.state.standin = state

@@ -18,6 +18,7 @@ from arq import Retry
 from redis.exceptions import LockError
 
 from shared import keys
+from shared.api_actions import API_ACTION, ActionRequest
 from shared.jobs import Delivery, JobState
 from shared.jobstore import RawJSON
 from shared.queue import ACTIVE_TTL_S, coalesce_kind, release_issue
@@ -27,6 +28,7 @@ from shared.webhooks import InstallationWebhook, MetricAlertWebhook, parse_webho
 from worker.actions import Plan
 from worker.analysis.base import AnalysisContext, Finding
 from worker.analysis.registry import run_handlers
+from worker.api_actions import ServiceWriteBack, request_finding, requested_plan
 from worker.context import FetchCache, fetch_issue_and_event, now
 from worker.deps import WorkerDeps
 from worker.plan import build_plan
@@ -153,6 +155,8 @@ async def _dead(deps: WorkerDeps, delivery: Delivery, attempt: int, error: str) 
 
 
 async def handle(deps: WorkerDeps, delivery: Delivery, retried: bool) -> Outcome:
+    if delivery.resource == API_ACTION:
+        return await service_action(deps, delivery, retried)
     envelope = parse_webhook(delivery.resource, delivery.body)
     if isinstance(envelope, InstallationWebhook):
         return await installation_changed(deps, envelope)
@@ -182,6 +186,23 @@ async def handle(deps: WorkerDeps, delivery: Delivery, retried: bool) -> Outcome
         writer = WriteBack(client, deps.redis, deps.settings.dedup_ttl_s)
         results = await writer.execute(plan, issue, delivery.id, retried)
         return Outcome(JobState.SUCCEEDED, findings, plan, results)
+
+
+async def service_action(deps: WorkerDeps, delivery: Delivery, retried: bool) -> Outcome:
+    """Actions a service asked for through the read/act API (worker/api_actions.py)."""
+    assert delivery.issue_id is not None
+    request = ActionRequest.model_validate(delivery.body.get("actions") or {})
+    requested_by = str(delivery.body.get("requested_by") or "?")
+    plan = requested_plan(request, requested_by)
+    findings = [request_finding(request, requested_by)]
+    client = await deps.clients.for_delivery(delivery)
+    if deps.dry_run or client is None:
+        return Outcome(JobState.SUCCEEDED, findings, plan, reason="dry run: plan recorded only")
+    async with issue_lock(deps, delivery.issue_id):
+        issue = await client.get_issue(delivery.issue_id)
+        writer = ServiceWriteBack(client, deps.redis, deps.settings.dedup_ttl_s)
+        results = await writer.execute(plan, issue, delivery.id, retried)
+    return Outcome(JobState.SUCCEEDED, findings, plan, results, reason=f"asked by {requested_by}")
 
 
 async def installation_changed(deps: WorkerDeps, envelope: InstallationWebhook) -> Outcome:

@@ -1,0 +1,63 @@
+"""What the read/act API holds for the gateway's lifetime: the service tokens, its own Sentry client
+(on the shared budget, behind webhook work), the cache, the job store and the queue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from redis.asyncio import Redis
+
+from gateway.sentry_api.budget import ApiBudget
+from gateway.sentry_api.service import ReadService
+from gateway.sentry_api.tokens import ServiceToken, parse_tokens
+from shared.jobstore import JobStore
+from shared.queue import DeliveryQueue
+from shared.sentry.cache import FetchCache
+from shared.sentry.client import SentryClient
+from shared.sentry.ratelimit import RedisRateLimiter
+from shared.settings import Settings
+
+API_MAX_ATTEMPTS = 2  # a caller is waiting: one retry of a short fault, then an honest error
+
+
+def api_client(
+    settings: Settings, redis: Redis, transport: httpx.AsyncBaseTransport | None = None
+) -> SentryClient | None:
+    """None without an internal-integration token (the API then answers 503)."""
+    if settings.auth_token is None or not settings.organization:
+        return None
+    limit = settings.sentry_rate_limit_per_min
+    budget = ApiBudget(
+        shared=RedisRateLimiter(redis, f"org:{settings.organization}", limit),
+        own=RedisRateLimiter(redis, f"api:{settings.organization}", max(1, int(limit * settings.api_budget_share))),
+        limit=limit, reserve=round(limit * settings.sentry_budget_reserve),
+    )
+    return SentryClient.from_settings(
+        settings, limiter=budget, transport=transport, max_attempts=API_MAX_ATTEMPTS, backoff_max_s=1.0,
+    )
+
+
+@dataclass
+class SentryApi:
+    settings: Settings
+    tokens: tuple[ServiceToken, ...]
+    service: ReadService | None
+    queue: DeliveryQueue
+    store: JobStore
+
+    @classmethod
+    def build(
+        cls, settings: Settings, redis: Redis, transport: httpx.AsyncBaseTransport | None = None
+    ) -> SentryApi:
+        store = JobStore(redis)
+        client = api_client(settings, redis, transport)
+        service = ReadService(client, FetchCache(redis, settings.cache_ttl_s), store) if client else None
+        return cls(
+            settings=settings, tokens=parse_tokens(settings.service_tokens), service=service,
+            queue=DeliveryQueue(redis, settings.queue_name, settings.dedup_ttl_s), store=store,
+        )
+
+    async def aclose(self) -> None:
+        if self.service is not None:
+            await self.service.client.aclose()
