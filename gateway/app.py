@@ -14,8 +14,9 @@ from starlette.routing import Route
 from gateway.drain import run_drain
 from gateway.health import healthz, metrics, readyz
 from gateway.ops import ops_routes
+from gateway.sentry_api.lifespan import serve_sentry_api
+from gateway.sentry_api.mcp_server import McpEndpoint
 from gateway.sentry_api.routes import sentry_api_routes
-from gateway.sentry_api.state import SentryApi
 from gateway.sentry_api.tokens import parse_tokens
 from gateway.state import GatewayState
 from gateway.webhook import receive_webhook
@@ -34,16 +35,15 @@ def create_app(settings: Settings, sentry_transport: httpx.AsyncBaseTransport | 
         redis = connect(settings.redis_url)
         state = GatewayState.build(settings, redis)
         app.state.gateway = state
-        app.state.sentry_api = SentryApi.build(settings, redis, sentry_transport)
         drain = asyncio.create_task(run_drain(state))
         try:
-            yield
+            async with serve_sentry_api(app, settings, redis, sentry_transport):
+                yield
         finally:
             drain.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await drain
             await state.batcher.close()
-            await app.state.sentry_api.aclose()
             await redis.aclose()
 
     routes = [
@@ -53,6 +53,7 @@ def create_app(settings: Settings, sentry_transport: httpx.AsyncBaseTransport | 
         Route("/metrics", metrics),
         *ops_routes(),
         *sentry_api_routes(),
+        Route("/api/sentry/mcp", McpEndpoint(), methods=["GET", "POST", "DELETE"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import httpx
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from redis.asyncio import Redis
 
 from gateway.sentry_api.budget import ApiBudget
@@ -45,6 +46,7 @@ class SentryApi:
     service: ReadService | None
     queue: DeliveryQueue
     store: JobStore
+    mcp_http: StreamableHTTPSessionManager | None = None  # set while the gateway serves (serve_sentry_api)
 
     @classmethod
     def build(
