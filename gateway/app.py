@@ -22,6 +22,7 @@ from gateway.state import GatewayState
 from gateway.webhook import receive_webhook
 from shared.logging import configure_logging
 from shared.redis import connect
+from shared.selfreport import init_self_reporting
 from shared.settings import Settings, load_settings
 
 
@@ -62,4 +63,5 @@ def app_from_env() -> Starlette:
     """Factory for `uvicorn --factory gateway.app:app_from_env` (one app per server process)."""
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level, settings.secret_values())
+    init_self_reporting(settings, "gateway")  # only with RESPONDER_SENTRY_DSN
     return create_app(settings)

@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from standin.envelopes import envelope_routes
 from standin.readapi import read_routes
 
 log = structlog.get_logger("standin")
@@ -299,6 +300,7 @@ def create_standin(
         Route("/_standin/clone", s.control_clone, methods=["POST"]),
         Route("/healthz", lambda _r: JSONResponse({"status": "ok"})),
         *read_routes(s),  # standin/readapi.py: projects, stats, event ids, user events
+        *envelope_routes(),  # standin/envelopes.py: the SDK's reports of the responder's own errors
     ]
     app = Starlette(routes=routes)
     app.state.standin = state

@@ -22,6 +22,7 @@ from shared.api_actions import API_ACTION, ActionRequest
 from shared.jobs import Delivery, JobState
 from shared.jobstore import RawJSON
 from shared.queue import ACTIVE_TTL_S, coalesce_kind, release_issue
+from shared.selfreport import is_own_project, report_failed_job
 from shared.sentry.installs import NotInstalled
 from shared.sentry.redact import redact_json
 from shared.webhooks import InstallationWebhook, MetricAlertWebhook, parse_webhook
@@ -96,8 +97,10 @@ async def process_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
         if not is_transient(exc):
             await _finish(deps, delivery, JobState.FAILED, error=describe(exc))
             log.warning("job_failed", error=describe(exc))
+            report_failed_job(exc, delivery, "failed")  # to Sentry, with RESPONDER_SENTRY_DSN
             return "failed"
         if attempt >= settings.max_tries:
+            report_failed_job(exc, delivery, "dead")
             return await _dead(deps, delivery, attempt, describe(exc))
         delay_s = backoff_s(attempt, settings.retry_base_s, settings.retry_max_s, exc)
         await deps.store.transition(delivery.id, JobState.RETRYING, error=describe(exc))
@@ -170,6 +173,8 @@ async def handle(deps: WorkerDeps, delivery: Delivery, retried: bool) -> Outcome
         return Outcome(JobState.SKIPPED, reason=f"{delivery.resource} delivery names no issue")
     if delivery.resource == "issue" and await deps.redis.exists(keys.own_write(delivery.issue_id)):
         return Outcome(JobState.SKIPPED, reason="echo of the responder's own write-back")
+    if is_own_project(deps.settings, delivery):
+        return Outcome(JobState.SKIPPED, reason="the responder's own project (RESPONDER_SENTRY_DSN): no loop")
     client = await deps.clients.for_delivery(delivery)
     rules = deps.rules_for(client.organization if client is not None else None)
     async with issue_lock(deps, delivery.issue_id):

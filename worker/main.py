@@ -9,6 +9,7 @@ import socket
 import time
 from typing import Any
 
+import arq.worker
 import httpx
 import structlog
 from arq import Worker
@@ -21,6 +22,7 @@ from shared.installations import InstallationStore, TokenCipher
 from shared.jobstore import JobStore
 from shared.logging import configure_logging
 from shared.queue import PROCESS_DELIVERY, DeliveryQueue, deserialize, serialize
+from shared.selfreport import init_self_reporting
 from shared.sentry.client import SentryClient
 from shared.sentry.installs import InstallationAuth, InstallationTokens
 from shared.sentry.ratelimit import RedisRateLimiter
@@ -144,13 +146,15 @@ def worker_options(settings: Settings) -> dict[str, Any]:
 
 
 def build_worker(settings: Settings, **overrides: Any) -> Worker:
-    return Worker(**(worker_options(settings) | overrides))
+    # Through arq's own factory, looked up at call time: sentry-sdk's arq integration wraps it.
+    return arq.worker.create_worker(worker_options(settings) | overrides)
 
 
 def run_worker(settings: Settings) -> None:
     """Run until SIGTERM/SIGINT: then stop taking jobs, let running ones finish within the grace
     period, and leave the rest on the queue for another worker (arq re-queues cancelled jobs)."""
     configure_logging(settings.log_format, settings.log_level, settings.secret_values())
+    init_self_reporting(settings, "worker")  # only with RESPONDER_SENTRY_DSN
     settings.require_sentry()
     with contextlib.suppress(ImportError):
         import uvloop
