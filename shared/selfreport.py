@@ -140,6 +140,16 @@ def init_self_reporting(settings: Settings, component: Component) -> bool:
     return True
 
 
+def name_job_transaction(delivery: Delivery) -> None:
+    """The arq integration opens a transaction per job; give it the job's name and the delivery."""
+    import sentry_sdk
+
+    scope = sentry_sdk.get_current_scope()
+    scope.set_transaction_name("process_delivery")
+    scope.set_tag("job.resource", delivery.resource)
+    scope.set_context("job", {"id": delivery.id, "issue_id": delivery.issue_id, "action": delivery.action})
+
+
 def report_failed_job(exc: BaseException, delivery: Delivery, state: str) -> None:
     """A job that failed for good (failed or dead): one event, tagged, no payload."""
     import sentry_sdk

@@ -11,6 +11,7 @@ from shared.queue import DeliveryQueue
 from shared.settings import Settings
 from worker.analysis.registry import HandlerRegistry
 from worker.metrics import WorkerMetrics
+from worker.redis_health import RedisHealth
 from worker.rules import Rules
 from worker.sentry_clients import SentryClients
 
@@ -26,6 +27,7 @@ class WorkerDeps:
     rules: Rules
     rules_by_org: dict[str, Rules] = field(default_factory=dict)  # RESPONDER_RULES_DIR/<org>.yaml
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
+    redis_health: RedisHealth = field(default_factory=RedisHealth)  # shared with arq's edges
 
     @property
     def dry_run(self) -> bool:

@@ -22,7 +22,7 @@ from shared.api_actions import API_ACTION, ActionRequest
 from shared.jobs import Delivery, JobState
 from shared.jobstore import RawJSON
 from shared.queue import ACTIVE_TTL_S, coalesce_kind, release_issue
-from shared.selfreport import is_own_project, report_failed_job
+from shared.selfreport import is_own_project, name_job_transaction, report_failed_job
 from shared.sentry.installs import NotInstalled
 from shared.sentry.redact import redact_json
 from shared.webhooks import InstallationWebhook, MetricAlertWebhook, parse_webhook
@@ -34,6 +34,7 @@ from worker.context import FetchCache, fetch_issue_and_event, now
 from worker.deps import WorkerDeps
 from worker.plan import build_plan
 from worker.priority import Priority, budget_wait_s, priority_of
+from worker.redis_health import redis_down
 from worker.retry import IssueBusy, backoff_s, describe, is_transient
 from worker.writeback import WriteBack, WriteResult
 
@@ -61,6 +62,18 @@ class Outcome:
 
 
 async def process_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
+    """The arq job. A try that loses Redis midway ends there and runs again once Redis is back
+    (the worker logs the outage once); its write-back is idempotent, so nothing is doubled."""
+    deps: WorkerDeps = ctx["deps"]
+    try:
+        return await run_delivery(ctx, delivery_id)
+    except Exception as exc:
+        if not redis_down(exc):
+            raise
+        raise Retry(defer=deps.redis_health.lost(exc)) from None
+
+
+async def run_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
     deps: WorkerDeps = ctx["deps"]
     attempt: int = ctx.get("job_try") or 1
     record = await deps.store.get(delivery_id)
@@ -73,6 +86,7 @@ async def process_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
         delivery_id=delivery.id, issue_id=delivery.issue_id,
         resource=delivery.resource, action=delivery.action, attempt=attempt,
     )
+    name_job_transaction(delivery)  # self-reporting (RESPONDER_SENTRY_DSN); nothing without it
     settings = deps.settings
     if attempt > settings.max_tries:  # crashed or timed out on every try
         return await _dead(deps, delivery, attempt, record.error or "retries exhausted")
