@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from redis.asyncio import Redis
 from structlog.testing import capture_logs
 
 from shared.jobs import JobState
 from shared.jobstore import JobStore, RawJSON
 from shared.sentry.ratelimit import RedisRateLimiter
+from standin.app import DEMO_TOKEN, Fault
 from tests.conftest import OPENAPI
 from tests.sentry_api_helpers import ACTOR, READER, MakeRig
 
@@ -226,3 +230,30 @@ async def test_bad_input_is_a_clear_4xx_in_the_gateways_error_format(api_rig: Ma
     response = await rig.http.get(path, headers={"Authorization": f"Bearer {READER}"})
     assert 400 <= response.status_code < 500
     assert set(response.json()) == {"error", "detail"}
+
+
+async def test_sentry_rate_limiting_is_a_prompt_429_and_failing_sentry_a_502(api_rig: MakeRig) -> None:
+    rig = await api_rig(RESPONDER_CACHE_TTL_S="0")
+    rig.sentry.faults.append(Fault(429, 3, retry_after_s=30))
+    limited = await rig.get("/api/sentry/issues/4001")
+    assert limited.status_code == 429 and limited.json()["error"] == "sentry_rate_limited"
+    assert int(limited.headers["Retry-After"]) >= 30
+    rig.sentry.faults[:] = [Fault(503, 5)]
+    failing = await rig.get("/api/sentry/projects")
+    assert failing.status_code == 502 and failing.json()["error"] == "sentry_unavailable"
+    assert DEMO_TOKEN not in failing.text
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(segment=st.text(min_size=1, max_size=40), value=st.text(max_size=60))
+async def test_random_paths_and_parameters_never_give_a_5xx(api_rig: MakeRig, segment: str, value: str) -> None:
+    rig = await api_rig()
+    quoted = urllib.parse.quote(segment, safe="")
+    for path, params in [
+        (f"/api/sentry/issues/{quoted}", {}), (f"/api/sentry/issues/{quoted}/digest", {"max_chars": value}),
+        (f"/api/sentry/projects/{quoted}/stats", {"period": value}), ("/api/sentry/issues", {"cursor": value}),
+        ("/api/sentry/issues", {"query": value, "status": value}), (f"/api/sentry/users/{quoted}/events", {"at": value}),
+        (f"/api/sentry/events/{quoted}/stacktrace", {}),
+    ]:
+        response = await rig.get(path, **params)
+        assert response.status_code < 500, (path, params, response.text)

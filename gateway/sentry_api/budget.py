@@ -4,7 +4,8 @@ Every API call takes a slot in the same Redis budget the workers use (so togethe
 Sentry's limit), but only while more than the reserve is left (the reserve belongs to alerts and
 new issues), and only within its own cap (`RESPONDER_API_BUDGET_SHARE` of the per-minute limit).
 An API caller is never made to wait inside a request: when a slot is not free now it gets a 429
-with `Retry-After`. A slot refused that way stays reserved, which only errs on the side of webhooks.
+with `Retry-After`. A slot refused that way stays reserved, which only errs on the side of webhooks;
+the API's own cap is asked first, so a call refused by it takes nothing from the shared budget.
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ class ApiBudget:
         remaining = await self.shared.remaining()
         if remaining <= self.reserve:
             raise BudgetSpent(self._retry_after_s(self.reserve - remaining + 1))
-        wait_s = max(await self.own.acquire(), await self.shared.acquire())
+        own_wait_s = await self.own.acquire()  # the API's cap first: refused there, webhooks lose nothing
+        if own_wait_s > SMALL_WAIT_S:
+            raise BudgetSpent(own_wait_s)
+        wait_s = max(own_wait_s, await self.shared.acquire())
         if wait_s > SMALL_WAIT_S:
             raise BudgetSpent(wait_s)
         return wait_s

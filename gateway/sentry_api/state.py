@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import httpx
@@ -10,6 +11,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from redis.asyncio import Redis
 
 from gateway.sentry_api.budget import ApiBudget
+from gateway.sentry_api.errors import ApiError
 from gateway.sentry_api.service import ReadService
 from gateway.sentry_api.tokens import ServiceToken, parse_tokens
 from shared.jobstore import JobStore
@@ -20,6 +22,14 @@ from shared.sentry.ratelimit import RedisRateLimiter
 from shared.settings import Settings
 
 API_MAX_ATTEMPTS = 2  # a caller is waiting: one retry of a short fault, then an honest error
+API_MAX_WAIT_S = 2.0  # a longer wait between tries (Sentry's Retry-After) is the caller's to make
+
+
+async def sleep_briefly(wait_s: float) -> None:
+    """The API client's sleep: short backoffs happen, a long Retry-After goes back to the caller."""
+    if wait_s > API_MAX_WAIT_S:
+        raise ApiError(429, "sentry_rate_limited", "Sentry is rate limiting; retry later", wait_s)
+    await asyncio.sleep(wait_s)
 
 
 def api_client(
@@ -36,6 +46,7 @@ def api_client(
     )
     return SentryClient.from_settings(
         settings, limiter=budget, transport=transport, max_attempts=API_MAX_ATTEMPTS, backoff_max_s=1.0,
+        sleep=sleep_briefly,
     )
 
 
