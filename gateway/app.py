@@ -16,7 +16,7 @@ from gateway.health import healthz, metrics, readyz
 from gateway.ops import ops_routes
 from gateway.sentry_api.lifespan import serve_sentry_api
 from gateway.sentry_api.mcp_server import McpEndpoint
-from gateway.sentry_api.routes import sentry_api_routes
+from gateway.sentry_api.routes import fallback_route, sentry_api_routes
 from gateway.sentry_api.tokens import parse_tokens
 from gateway.state import GatewayState
 from gateway.webhook import receive_webhook
@@ -55,6 +55,7 @@ def create_app(settings: Settings, sentry_transport: httpx.AsyncBaseTransport | 
         *ops_routes(),
         *sentry_api_routes(),
         Route("/api/sentry/mcp", McpEndpoint(), methods=["GET", "POST", "DELETE"]),
+        fallback_route(),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 

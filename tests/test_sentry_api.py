@@ -257,3 +257,13 @@ async def test_random_paths_and_parameters_never_give_a_5xx(api_rig: MakeRig, se
     ]:
         response = await rig.get(path, **params)
         assert response.status_code < 500, (path, params, response.text)
+
+
+async def test_unknown_routes_and_large_bodies_answer_in_the_error_format(api_rig: MakeRig) -> None:
+    rig = await api_rig()
+    for path in ("/api/sentry/users/%2F..%2F/events", "/api/sentry/nothing", "/api/sentry/projects/a/b/c"):
+        response = await rig.get(path)
+        assert response.status_code == 404 and response.json()["error"] == "not_found", path
+    big = await rig.http.post("/api/sentry/issues/4001/actions", content=b"x" * 70_000,
+                              headers={"Authorization": f"Bearer {ACTOR}"})
+    assert big.status_code == 413 and big.json()["error"] == "body_too_large"

@@ -36,6 +36,7 @@ from gateway.sentry_api.models import (
 from gateway.sentry_api.service import ReadService, parse_window
 from gateway.sentry_api.state import SentryApi
 from gateway.sentry_api.tokens import ServiceToken, identify
+from gateway.webhook import BodyTooLarge, read_body
 from shared.api_actions import ActionRequest, action_delivery
 from shared.queue import Intake
 from shared.sentry.errors import SentryError
@@ -157,9 +158,10 @@ async def digest(request: Request, api: SentryApi, _token: ServiceToken) -> Resp
 
 async def act(request: Request, api: SentryApi, token: ServiceToken) -> Response:
     path = parse(q.IssuePath, dict(request.path_params))
-    body = await request.body()
-    if len(body) > MAX_ACTION_BODY_BYTES:
-        raise ApiError(413, "body_too_large", f"limit is {MAX_ACTION_BODY_BYTES} bytes")
+    try:
+        body = await read_body(request, dict(request.headers), MAX_ACTION_BODY_BYTES)
+    except BodyTooLarge:
+        raise ApiError(413, "body_too_large", f"limit is {MAX_ACTION_BODY_BYTES} bytes") from None
     try:
         wanted = ActionRequest.model_validate_json(body or b"{}")
     except ValidationError as exc:
@@ -182,6 +184,10 @@ async def queue_action(
     taken = (await api.queue.submit_many([Intake(delivery, actionable=True)]))[0]
     log.info("api_action_queued", token=requested_by, job_id=delivery.id, issue_id=issue_id, new=taken.new)
     return ActionAccepted(job_id=delivery.id, status="queued" if taken.new else "duplicate")
+
+
+async def unknown(request: Request) -> Response:
+    return ApiError(404, "not_found", "no such route under /api/sentry (see /api/sentry/openapi.json)").response()
 
 
 async def openapi(request: Request) -> Response:
@@ -229,3 +235,8 @@ def sentry_api_routes() -> list[BaseRoute]:
     ]
     routes.append(Route(PREFIX + "/openapi.json", openapi))
     return routes
+
+
+def fallback_route() -> BaseRoute:
+    """Registered after every other /api/sentry route (the MCP endpoint too): a JSON 404."""
+    return Route(PREFIX + "/{rest:path}", unknown, methods=["GET", "POST", "PUT", "DELETE"])
