@@ -85,7 +85,9 @@ def check_config() -> None:
 
     settings = settings_or_exit()
     problems = []
-    for check in (settings.require_gateway, settings.require_sentry):
+    from gateway.sentry_api.tokens import parse_tokens
+
+    for check in (settings.require_gateway, settings.require_sentry, lambda: parse_tokens(settings.service_tokens)):
         try:
             check()
         except SettingsError as exc:

@@ -172,7 +172,7 @@ class Settings(BaseSettings):
         for secret in (self.auth_token, self.dashboard_token, self.sentry_dsn):
             if secret is not None:
                 values.append(secret.get_secret_value())
-        values += [s.get_secret_value().rsplit(":", 1)[-1] for s in self.service_tokens]
+        values += [s.get_secret_value().split(":", 2)[-1] for s in self.service_tokens]
         return [v for v in values if v]
 
     def require_gateway(self) -> None:

@@ -19,6 +19,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import Field
+from redis.exceptions import RedisError
 from starlette.types import Receive, Scope, Send
 
 from gateway.sentry_api import queries as q
@@ -34,9 +35,10 @@ from gateway.sentry_api.models import (
     ProjectStats,
     UserEvents,
 )
+from gateway.sentry_api.routes import queue_action
 from gateway.sentry_api.service import ReadService, parse_window
 from gateway.sentry_api.state import SentryApi
-from gateway.sentry_api.tokens import ServiceToken, identify
+from gateway.sentry_api.tokens import ServiceToken, bearer, identify
 from shared.api_actions import ActionRequest
 from shared.sentry.errors import SentryError
 from shared.version import package_version
@@ -49,11 +51,6 @@ INSTRUCTIONS = (
     "and the responder's findings, get a short digest, see what happened to one customer around a "
     "moment, project stats; act_on_issue queues actions (needs a read+act token)."
 )
-
-
-def bearer(authorization: str | None) -> str | None:
-    scheme, _, value = (authorization or "").partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
 def build_mcp(api: SentryApi, local: ServiceToken | None = None) -> MCPServer:
@@ -96,6 +93,9 @@ def build_mcp(api: SentryApi, local: ServiceToken | None = None) -> MCPServer:
         except ToolError:
             status = "refused"
             raise
+        except (RedisError, OSError, TimeoutError):
+            status = "store_unavailable"
+            raise ToolError("store_unavailable: Redis (budget, cache, job store) is unreachable") from None
         finally:
             log.info("mcp_call", token=name, tool=tool, status=status,
                      duration_ms=round((time.perf_counter() - started) * 1000, 1))
@@ -151,8 +151,6 @@ def build_mcp(api: SentryApi, local: ServiceToken | None = None) -> MCPServer:
         ctx: Context, issue_id: q.IssueId, actions: ActionRequest,
         idempotency_key: Annotated[str | None, Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")] = None,
     ) -> ActionAccepted:
-        from gateway.sentry_api.routes import queue_action
-
         return await run(
             ctx, "act_on_issue", lambda token: queue_action(api, issue_id, actions, token.name, idempotency_key),
             act=True,

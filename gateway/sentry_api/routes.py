@@ -35,7 +35,7 @@ from gateway.sentry_api.models import (
 )
 from gateway.sentry_api.service import ReadService, parse_window
 from gateway.sentry_api.state import SentryApi
-from gateway.sentry_api.tokens import ServiceToken, identify
+from gateway.sentry_api.tokens import ServiceToken, bearer, identify
 from gateway.webhook import BodyTooLarge, read_body
 from shared.api_actions import ActionRequest, action_delivery
 from shared.queue import Intake
@@ -46,11 +46,6 @@ log = structlog.get_logger("gateway.sentry_api")
 PREFIX = "/api/sentry"
 MAX_ACTION_BODY_BYTES = 64 * 1024
 Handler = Callable[[Request, SentryApi, ServiceToken], Awaitable[Response]]
-
-
-def bearer(authorization: str | None) -> str | None:
-    scheme, _, value = (authorization or "").partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
 def problems(exc: ValidationError) -> str:

@@ -51,6 +51,11 @@ def parse_tokens(entries: list[SecretStr]) -> tuple[ServiceToken, ...]:
     return tuple(tokens)
 
 
+def bearer(authorization: str | None) -> str | None:
+    scheme, _, value = (authorization or "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
 def identify(tokens: tuple[ServiceToken, ...], offered: str | None) -> ServiceToken | None:
     """The token offered, compared in constant time against every configured one."""
     if not offered:
