@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.parse
 from typing import Any
 
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 from structlog.testing import capture_logs
 
+from shared import keys
 from shared.jobs import JobState
 from shared.jobstore import JobStore, RawJSON
 from shared.sentry.ratelimit import RedisRateLimiter
@@ -51,10 +53,11 @@ async def test_issue_search_passes_sentrys_cursors_through(api_rig: MakeRig) -> 
 async def seed_job(redis: Redis, issue_id: str, findings: list[dict[str, Any]]) -> str:
     store = JobStore(redis)
     job_id = "job-for-" + issue_id
-    await redis.hset(f"responder:job:{job_id}", mapping={  # type: ignore[misc]
+    now_s = time.time()  # recent: a worker's retention trims old records
+    await redis.hset(keys.job(job_id), mapping={  # type: ignore[misc]
         "id": job_id, "resource": "issue", "action": "created", "state": "queued", "issue_id": issue_id,
-        "received_at": "1.0", "updated_at": "1.0"})
-    await redis.zadd("responder:jobs", {job_id: 1.0})
+        "received_at": repr(now_s), "updated_at": repr(now_s)})
+    await redis.zadd(keys.JOBS_BY_TIME, {job_id: now_s})
     await store.transition(job_id, JobState.SUCCEEDED, findings=RawJSON(json.dumps(findings)),
                            plan=[{"kind": "comment", "body": "x"}])
     return job_id

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis.asyncio import Redis
+
 from shared.api_actions import ActionRequest
 from shared.settings import Settings
 from tests.sentry_api_helpers import READER, ApiRig, MakeRig
+from tests.test_sentry_api import seed_job
 from worker.main import build_worker
 from worker.rules import Actions
 
@@ -91,3 +94,12 @@ def test_the_action_vocabulary_is_the_rules_files() -> None:
     rules_words = set(Actions.model_fields)
     api_words = set(ActionRequest.model_fields)
     assert api_words == rules_words
+
+
+async def test_an_issues_findings_stay_the_analysis_not_a_services_request(api_rig: MakeRig, redis: Redis) -> None:
+    rig = await api_rig()
+    analysis = await seed_job(redis, "4001", [{"handler": "stack", "summary": "OperationalError at db.py"}])
+    await rig.post("/api/sentry/issues/4001/actions", {"comment": "Seen."})
+    await run_worker(rig)
+    detail = (await rig.get("/api/sentry/issues/4001")).json()
+    assert detail["responder"]["job_id"] == analysis

@@ -29,6 +29,7 @@ from gateway.sentry_api.models import (
     UserEvent,
     UserEvents,
 )
+from shared.api_actions import API_ACTION
 from shared.jobs import JobState
 from shared.jobstore import JobStore
 from shared.sentry.cache import FetchCache
@@ -158,7 +159,7 @@ class ReadService:
         )
 
     async def responder_view(self, issue_id: str) -> ResponderView | None:
-        """The newest finished job for the issue that has findings (a scan of the newest records)."""
+        """The newest analysis of the issue that succeeded with findings (a scan of the newest records)."""
         high: tuple[float, str] | None = None
         looked = 0
         while looked < JOB_SCAN_LIMIT:
@@ -167,9 +168,10 @@ class ReadService:
                 return None
             looked += len(batch)
             high = batch[-1]
-            rows = await self.store.fields_of((i for _, i in batch), ("issue_id", "state"))
+            rows = await self.store.fields_of((i for _, i in batch), ("issue_id", "state", "resource"))
             for row in rows:
-                if row.get("issue_id") == issue_id and row.get("state") == JobState.SUCCEEDED.value:
+                analysed = row.get("resource") != API_ACTION  # a service's request is not an analysis
+                if row.get("issue_id") == issue_id and row.get("state") == JobState.SUCCEEDED.value and analysed:
                     record = await self.store.get(row["id"])
                     if record is not None and record.findings:
                         return ResponderView(
