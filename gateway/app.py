@@ -27,7 +27,8 @@ from shared.settings import Settings, load_settings
 
 
 def create_app(settings: Settings, sentry_transport: httpx.AsyncBaseTransport | None = None) -> Starlette:
-    """`sentry_transport` replaces the network for the read API's Sentry calls (tests: the stand-in)."""
+    """`sentry_transport` replaces the network for the gateway's Sentry calls, the read API's and
+    undo's (tests: the stand-in)."""
     settings.require_gateway()
     parse_tokens(settings.service_tokens)  # a malformed RESPONDER_SERVICE_TOKENS stops start-up
 
@@ -35,6 +36,8 @@ def create_app(settings: Settings, sentry_transport: httpx.AsyncBaseTransport | 
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         redis = connect(settings.redis_url)
         state = GatewayState.build(settings, redis)
+        if sentry_transport is not None:
+            state.sentry_transport = sentry_transport
         app.state.gateway = state
         drain = asyncio.create_task(run_drain(state))
         try:

@@ -15,6 +15,7 @@ import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from importlib.resources import files
 from typing import Any
 
@@ -25,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from standin import org_issues
 from standin.envelopes import envelope_routes
 from standin.readapi import read_routes
 
@@ -140,7 +142,7 @@ class Standin:
                     kind, _, ident = str(body["assignedTo"]).partition(":")
                     issue["assignedTo"] = {
                         "type": kind if ident else "user", "id": ident or kind, "name": body["assignedTo"],
-                    }
+                    } if body["assignedTo"] else None  # "" unassigns, as in Sentry
                 return JSONResponse(body)
             return JSONResponse(issue)
 
@@ -290,7 +292,7 @@ def create_standin(
         Route(issue + "notes/", s.comments, methods=["GET", "POST"]),
         Route(issue + "comments/{note_id}/", s.note, methods=["PUT", "DELETE"]),
         Route(issue + "notes/{note_id}/", s.note, methods=["PUT", "DELETE"]),
-        Route("/api/0/organizations/{org}/issues/", s.issue_list, methods=["GET"]),
+        Route("/api/0/organizations/{org}/issues/", partial(org_issues.list_org_issues, s), methods=["GET"]),
         Route("/api/0/projects/{org}/{project}/issues/", s.issue_list, methods=["GET"]),
         Route("/api/0/sentry-app-installations/{uuid}/authorizations/", s.authorize, methods=["POST"]),
         Route("/_standin/calls", s.control_calls),
@@ -298,6 +300,7 @@ def create_standin(
         Route("/_standin/faults", s.control_faults, methods=["POST"]),
         Route("/_standin/reset", s.control_reset, methods=["POST"]),
         Route("/_standin/clone", s.control_clone, methods=["POST"]),
+        Route("/_standin/generate", partial(org_issues.generate, s), methods=["POST"]),
         Route("/healthz", lambda _r: JSONResponse({"status": "ok"})),
         *read_routes(s),  # standin/readapi.py: projects, stats, event ids, user events
         *envelope_routes(),  # standin/envelopes.py: the SDK's reports of the responder's own errors

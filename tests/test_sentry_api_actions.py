@@ -3,6 +3,7 @@ recorded like a webhook's job and idempotent by Idempotency-Key."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from redis.asyncio import Redis
@@ -103,3 +104,17 @@ async def test_an_issues_findings_stay_the_analysis_not_a_services_request(api_r
     await run_worker(rig)
     detail = (await rig.get("/api/sentry/issues/4001")).json()
     assert detail["responder"]["job_id"] == analysis
+
+
+async def test_a_services_actions_can_be_undone_and_are_in_the_issues_audit_trail(api_rig: MakeRig) -> None:
+    rig = await api_rig()
+    before = rig.sentry.issues["4003"]["status"]
+    asked = await rig.post("/api/sentry/issues/4003/actions", {"assign": "team:web", "resolve": True})
+    job_id = asked.json()["job_id"]
+    await run_worker(rig)
+    assert rig.sentry.issues["4003"]["status"] == "resolved"
+    trail = (await rig.http.get("/api/issues/4003")).json()
+    assert job_id in json.dumps(trail)
+    undone = await rig.http.post(f"/api/jobs/{job_id}/undo", json={"by": "on-call"})
+    assert undone.status_code == 200, undone.text
+    assert rig.sentry.issues["4003"]["status"] == before
