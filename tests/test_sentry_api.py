@@ -270,3 +270,12 @@ async def test_unknown_routes_and_large_bodies_answer_in_the_error_format(api_ri
     big = await rig.http.post("/api/sentry/issues/4001/actions", content=b"x" * 70_000,
                               headers={"Authorization": f"Bearer {ACTOR}"})
     assert big.status_code == 413 and big.json()["error"] == "body_too_large"
+
+
+async def test_issue_search_filters_by_project_status_and_query(api_rig: MakeRig) -> None:
+    rig = await api_rig()
+    backend = (await rig.get("/api/sentry/issues", project="backend", status="unresolved")).json()["issues"]
+    assert backend and {i["project"] for i in backend} == {"backend"}
+    found = (await rig.get("/api/sentry/issues", query="OperationalError")).json()["issues"]
+    assert found and all("OperationalError" in i["title"] for i in found)
+    assert (await rig.get("/api/sentry/issues", status="resolved")).json()["issues"] == []
