@@ -156,7 +156,7 @@ def test_the_gateway_and_the_worker_send_transactions_with_spans(reporting: tupl
         post(gateway_url, "4001", plant)
         gateway_tx = envelopes(standin_url, lambda e: any(
             i["type"] == "transaction" and i["payload"]["contexts"]["trace"].get("op") == "http.server"
-            for i in e["items"]))
+            and i["payload"]["transaction"] == "/webhooks/sentry" for i in e["items"]))
         job_tx = envelopes(standin_url, lambda e: any(
             i["type"] == "transaction" and i["payload"]["contexts"]["trace"].get("op") == "queue.task.arq"
             for i in e["items"]))
@@ -166,7 +166,9 @@ def test_the_gateway_and_the_worker_send_transactions_with_spans(reporting: tupl
     assert job_run["transaction"] == "process_delivery"
     span_ops = {span.get("op") for span in job_run["spans"]}
     assert "http.client" in span_ops and any((op and op.startswith("db.redis")) or op == "db" for op in span_ops)
-    assert gateway_tx
+    webhook = next(i["payload"] for e in gateway_tx for i in e["items"] if i["type"] == "transaction"
+                   and i["payload"]["transaction"] == "/webhooks/sentry")
+    assert any(str(span.get("op")).startswith("db.redis") for span in webhook["spans"])  # the Redis intake
     everything = json.dumps(httpx.get(standin_url + "/_standin/envelopes", timeout=5).json())
     for leaked in (PLANTED, PLANTED_PASSWORD, DEMO_TOKEN, SECRET):
         assert leaked not in everything, leaked
