@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -172,3 +175,39 @@ def test_the_gateway_and_the_worker_send_transactions_with_spans(reporting: tupl
     everything = json.dumps(httpx.get(standin_url + "/_standin/envelopes", timeout=5).json())
     for leaked in (PLANTED, PLANTED_PASSWORD, DEMO_TOKEN, SECRET):
         assert leaked not in everything, leaked
+
+
+UNHANDLED = """
+import sentry_sdk
+from starlette.applications import Starlette
+from starlette.routing import Route
+from starlette.testclient import TestClient
+from shared.selfreport import init_self_reporting
+from shared.settings import load_settings
+
+async def boom(request):
+    raise RuntimeError("database url postgres://app:{password}@db/prod rejected api_key={secret}")
+
+assert init_self_reporting(load_settings(), "gateway")
+with TestClient(Starlette(routes=[Route("/boom", boom)]), raise_server_exceptions=False) as client:
+    assert client.get("/boom").status_code == 500
+sentry_sdk.flush(timeout=10)
+"""
+
+
+@pytest.mark.chaos
+def test_an_unhandled_gateway_exception_arrives_scrubbed(tmp_path: Path) -> None:
+    with standin() as standin_url:
+        port = standin_url.rsplit(":", 1)[-1]
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith(("SENTRY_", "RESPONDER_"))},
+               "SENTRY_CLIENT_SECRET": SECRET,
+               "RESPONDER_SENTRY_DSN": f"http://0123456789abcdef0123456789abcdef@127.0.0.1:{port}/42"}
+        script = UNHANDLED.replace("{password}", PLANTED_PASSWORD).replace("{secret}", PLANTED)
+        done = subprocess.run([sys.executable, "-c", script], env=env, cwd=Path(__file__).parent.parent,
+                              capture_output=True, timeout=120)
+        assert done.returncode == 0, done.stderr.decode()[-2000:]
+        [report] = envelopes(standin_url, has_item("event"))[:1]
+        event = next(item["payload"] for item in report["items"] if item["type"] == "event")
+        assert event["exception"]["values"][-1]["type"] == "RuntimeError"
+        assert event["tags"]["component"] == "gateway"
+        assert PLANTED not in report["raw"] and PLANTED_PASSWORD not in report["raw"]
