@@ -279,3 +279,11 @@ async def test_issue_search_filters_by_project_status_and_query(api_rig: MakeRig
     found = (await rig.get("/api/sentry/issues", query="OperationalError")).json()["issues"]
     assert found and all("OperationalError" in i["title"] for i in found)
     assert (await rig.get("/api/sentry/issues", status="resolved")).json()["issues"] == []
+
+
+async def test_api_calls_spend_the_workers_shared_budget(api_rig: MakeRig, redis: Redis) -> None:
+    rig = await api_rig(RESPONDER_CACHE_TTL_S="0")
+    workers_view = RedisRateLimiter(redis, "org:demo-org", 100)
+    before = await workers_view.remaining()
+    await rig.get("/api/sentry/issues/4001")  # the issue and its latest event: two calls
+    assert await workers_view.remaining() == before - 2
