@@ -144,6 +144,8 @@ def name_job_transaction(delivery: Delivery) -> None:
     """The arq integration opens a transaction per job; give it the job's name and the delivery."""
     import sentry_sdk
 
+    if not sentry_sdk.get_client().is_active():
+        return  # no DSN: nothing to name
     scope = sentry_sdk.get_current_scope()
     scope.set_transaction_name("process_delivery")
     scope.set_tag("job.resource", delivery.resource)
