@@ -34,7 +34,7 @@ def create_app(settings: Settings, sentry_transport: httpx.AsyncBaseTransport | 
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        redis = connect(settings.redis_url)
+        redis = connect(settings.redis)
         state = GatewayState.build(settings, redis)
         if sentry_transport is not None:
             state.sentry_transport = sentry_transport

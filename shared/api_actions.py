@@ -2,9 +2,10 @@
 
 The vocabulary is the rules file's `actions:` block (worker/rules.py `Actions`), so a service can
 ask for exactly what a playbook could do, except `assign: owner` (that needs the analysis) and a
-comment template (a service sends the text). The request becomes a `Delivery` of resource
-`api_action`, queued and recorded like a webhook's, so the dashboard, retries, dead letters, undo
-and the audit trail treat it the same way.
+comment template (a service sends the text). A request is explicit, so it needs no
+`allow_destructive`: asking to resolve is the opt-in (and only `read+act` tokens may ask).
+The request becomes a `Delivery` of resource `api_action`, queued and recorded like a webhook's,
+so the dashboard, retries, dead letters, undo and the audit trail treat it the same way.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared.assignees import check_assignee
 from shared.jobs import Delivery
 
 API_ACTION = "api_action"
@@ -56,10 +58,10 @@ class ActionRequest(BaseModel):
 
     @field_validator("assign")
     @classmethod
-    def _no_owner(cls, value: str | None) -> str | None:
+    def _sentry_assignee(cls, value: str | None) -> str | None:
         if value == "owner":
             raise ValueError('"owner" needs the analysis; name the user or team')
-        return value
+        return None if value is None else check_assignee(value)
 
     @model_validator(mode="after")
     def _something(self) -> ActionRequest:

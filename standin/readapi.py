@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 if TYPE_CHECKING:
-    from standin.app import Standin
+    from standin.guard import Standin
 
 NOT_FOUND = {"detail": "The requested resource does not exist"}
 USER_ID = re.compile(r'user\.id:(?:"((?:[^"\\]|\\.)*)"|(\S+))')

@@ -13,7 +13,8 @@ from starlette.applications import Starlette
 
 from gateway.app import create_app
 from shared.settings import Settings
-from standin.app import DEMO_TOKEN, StandinState, create_standin
+from standin.app import DEMO_TOKEN, create_standin
+from standin.state import StandinState
 
 READER = "reader-token-0123456789abcdef"
 ACTOR = "actor-token-0123456789abcdef"

@@ -19,7 +19,8 @@ from shared import keys
 from shared.jobs import JobState
 from shared.jobstore import JobStore, RawJSON
 from shared.sentry.ratelimit import RedisRateLimiter
-from standin.app import DEMO_TOKEN, Fault
+from standin.app import DEMO_TOKEN
+from standin.state import Fault
 from tests.conftest import OPENAPI
 from tests.sentry_api_helpers import ACTOR, READER, MakeRig
 
@@ -235,13 +236,21 @@ async def test_bad_input_is_a_clear_4xx_in_the_gateways_error_format(api_rig: Ma
     assert set(response.json()) == {"error", "detail"}
 
 
-async def test_sentry_rate_limiting_is_a_prompt_429_and_failing_sentry_a_502(api_rig: MakeRig) -> None:
+async def test_sentry_rate_limiting_is_a_prompt_429_and_holds_every_caller_back(api_rig: MakeRig) -> None:
     rig = await api_rig(RESPONDER_CACHE_TTL_S="0")
-    rig.sentry.faults.append(Fault(429, 3, retry_after_s=30))
+    rig.sentry.faults.append(Fault(429, 3, retry_after_s=30))  # as Sentry answers: spent until the reset
     limited = await rig.get("/api/sentry/issues/4001")
     assert limited.status_code == 429 and limited.json()["error"] == "sentry_rate_limited"
-    assert int(limited.headers["Retry-After"]) >= 30
-    rig.sentry.faults[:] = [Fault(503, 5)]
+    assert int(limited.headers["Retry-After"]) >= 20
+    asked = len(rig.sentry.calls)
+    again = await rig.get("/api/sentry/projects")  # the shared budget is blocked until Sentry's reset
+    assert again.status_code == 429 and int(again.headers["Retry-After"]) >= 1
+    assert len(rig.sentry.calls) == asked  # Sentry was not asked again
+
+
+async def test_failing_sentry_is_a_502_without_secrets(api_rig: MakeRig) -> None:
+    rig = await api_rig(RESPONDER_CACHE_TTL_S="0")
+    rig.sentry.faults.append(Fault(503, 5))
     failing = await rig.get("/api/sentry/projects")
     assert failing.status_code == 502 and failing.json()["error"] == "sentry_unavailable"
     assert DEMO_TOKEN not in failing.text

@@ -8,13 +8,16 @@ responder's analysis comment, which is edited in place.
 
 from __future__ import annotations
 
+import contextlib
+
 from shared.api_actions import ActionRequest
 from shared.sentry.models import Issue
 from worker.actions import Action, AssignAction, CommentAction, Plan
 from worker.analysis.base import Finding
+from worker.outcomes import ActionOutcome, OutcomeKind, outcome_of
 from worker.plan import STATUS_PRIORITY, status_actions
 from worker.rules import Actions, Ignore, Playbook
-from worker.writeback import WriteBack, WriteResult, delivery_of, footer
+from worker.writeback import REFUSALS, WriteBack, footer, outcome_lines, outcomes_section
 
 
 def requested_plan(request: ActionRequest, requested_by: str) -> Plan:
@@ -23,6 +26,7 @@ def requested_plan(request: ActionRequest, requested_by: str) -> Plan:
         resolve=request.resolve, resolve_in_next_release=request.resolve_in_next_release,
         unresolve=request.unresolve,
         ignore=Ignore.model_validate(request.ignore.model_dump()) if request.ignore else None,
+        allow_destructive=True,  # the service asked in so many words (and holds a read+act token)
     ))
     status = max(status_actions(playbook), key=lambda s: STATUS_PRIORITY[s.status], default=None)
     actions: list[Action] = []
@@ -44,14 +48,24 @@ def request_finding(request: ActionRequest, requested_by: str) -> Finding:
 
 
 class ServiceWriteBack(WriteBack):
-    """A service's comment is posted as a new note (found again by its footer on a retry)."""
+    """A service's comment is posted as a new note (found again by its footer on a retry), and
+    the note alone says what this request did (the responder's own comment keeps its record)."""
 
     async def _comment(
         self, action: CommentAction, issue: Issue, delivery_id: str, retried: bool
-    ) -> WriteResult:
-        if retried:
-            for note in await self.client.list_comments(issue.id):
-                if delivery_of(note.text) == delivery_id:
-                    return WriteResult(kind="comment", ok=True, skipped=True, detail=note.id)
-        note = await self.client.add_comment(issue.id, action.body + footer(delivery_id))
-        return WriteResult(kind="comment", ok=True, detail=note.id)
+    ) -> ActionOutcome:
+        if retried and (found := await self._own_note(issue.id, delivery_id)) is not None:
+            return outcome_of(action, OutcomeKind.ALREADY, found)
+        try:
+            note = await self.client.add_comment(issue.id, action.body + footer(delivery_id))
+        except REFUSALS as exc:
+            return outcome_of(action, OutcomeKind.REFUSED, exc.detail)
+        return outcome_of(action, OutcomeKind.DONE, note.id)
+
+    async def _report(
+        self, issue: Issue, delivery_id: str, comment: tuple[str, str], outcomes: list[ActionOutcome]
+    ) -> None:
+        note_id, body = comment
+        text = body + outcomes_section(outcome_lines(outcomes)) + footer(delivery_id)
+        with contextlib.suppress(*REFUSALS):  # deleted meanwhile: the outcomes stay in the job record
+            await self.client.update_comment(issue.id, note_id, text)

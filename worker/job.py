@@ -32,12 +32,13 @@ from worker.analysis.registry import run_handlers
 from worker.api_actions import ServiceWriteBack, request_finding, requested_plan
 from worker.context import FetchCache, fetch_issue_and_event, now
 from worker.deps import WorkerDeps
+from worker.outcomes import ActionOutcome
 from worker.plan import build_plan
 from worker.priority import Priority, budget_wait_s, priority_of
 from worker.redis_health import redis_down
 from worker.retry import IssueBusy, backoff_s, describe, is_transient
 from worker.trail import count_playbooks, issue_web_url, record_trail, trail_entries
-from worker.writeback import WriteBack, WriteResult
+from worker.writeback import WriteBack
 
 log = structlog.get_logger("worker.job")
 
@@ -49,7 +50,7 @@ class Outcome:
     state: JobState
     findings: list[Finding] = field(default_factory=list)
     plan: Plan = field(default_factory=Plan)
-    writeback: list[WriteResult] = field(default_factory=list)
+    writeback: list[ActionOutcome] = field(default_factory=list)
     reason: str | None = None
     web_url: str | None = None  # the issue's page in Sentry
 
@@ -221,6 +222,7 @@ async def handle(deps: WorkerDeps, delivery: Delivery, retried: bool) -> Outcome
         ctx = AnalysisContext(
             resource=envelope.resource, action=envelope.action, issue=issue, event=event,
             now=now(), options=rules.options(),
+            actor=envelope.actor.model_dump() if envelope.actor is not None else None,
         )
         findings = run_handlers(deps.registry, ctx)
         plan = build_plan(ctx, findings, rules)
