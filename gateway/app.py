@@ -18,18 +18,23 @@ from gateway.sentry_api.lifespan import serve_sentry_api
 from gateway.sentry_api.mcp_server import McpEndpoint
 from gateway.sentry_api.routes import fallback_route, sentry_api_routes
 from gateway.sentry_api.tokens import parse_tokens
+from gateway.spool import SpoolInsecure, prepare_directory
 from gateway.state import GatewayState
 from gateway.webhook import receive_webhook
 from shared.logging import configure_logging
 from shared.redis import connect
 from shared.selfreport import init_self_reporting
-from shared.settings import Settings, load_settings
+from shared.settings import Settings, SettingsError, load_settings
 
 
 def create_app(settings: Settings, sentry_transport: httpx.AsyncBaseTransport | None = None) -> Starlette:
     """`sentry_transport` replaces the network for the gateway's Sentry calls, the read API's and
     undo's (tests: the stand-in)."""
     settings.require_gateway()
+    try:
+        prepare_directory(settings.spool_dir)
+    except SpoolInsecure as exc:
+        raise SettingsError(str(exc)) from None
     parse_tokens(settings.service_tokens)  # a malformed RESPONDER_SERVICE_TOKENS stops start-up
 
     @asynccontextmanager

@@ -25,6 +25,7 @@ from tests.conftest import OPENAPI
 from tests.sentry_api_helpers import ACTOR, READER, MakeRig
 
 SECRET = "sk_live_0123456789abcdefghijklmn"
+DASHBOARD_TOKEN = "dashboard-token-0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 async def test_projects_and_their_stats(api_rig: MakeRig) -> None:
@@ -142,9 +143,9 @@ async def test_tokens_and_scopes(api_rig: MakeRig) -> None:
 
 
 async def test_a_service_token_is_not_the_dashboards(api_rig: MakeRig) -> None:
-    rig = await api_rig(RESPONDER_DASHBOARD_TOKEN="dashboard-token-0123456789")
+    rig = await api_rig(RESPONDER_DASHBOARD_TOKEN=DASHBOARD_TOKEN)
     assert (await rig.get("/api/jobs", token=READER)).status_code == 401
-    assert (await rig.get("/api/sentry/projects", token="dashboard-token-0123456789")).status_code == 401
+    assert (await rig.get("/api/sentry/projects", token=DASHBOARD_TOKEN)).status_code == 401
 
 
 async def test_every_call_is_logged_with_the_tokens_name_never_the_token(api_rig: MakeRig) -> None:

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from gateway.body import BodyTooLarge, read_body
 from gateway.sentry_api import queries as q
 from gateway.sentry_api.errors import ApiError, from_sentry
 from gateway.sentry_api.models import (
@@ -36,7 +37,6 @@ from gateway.sentry_api.models import (
 from gateway.sentry_api.service import ReadService, parse_window
 from gateway.sentry_api.state import SentryApi
 from gateway.sentry_api.tokens import ServiceToken, bearer, identify
-from gateway.webhook import BodyTooLarge, read_body
 from shared.api_actions import ActionRequest, action_delivery
 from shared.queue import Intake
 from shared.sentry.errors import SentryError
