@@ -32,6 +32,7 @@ async def test_every_route_refuses_in_one_shape(client_for: Callable[..., Any]) 
         await client.post("/api/jobs/nope/replay"),
         await client.get("/api/issues/bad%20id"),
         await client.get("/api/backtests/nope"),
+        await client.get("/api/sentry/projects"),  # the read API without a service token
         await client.get("/no/such/route"),
         await client.delete("/webhooks/sentry"),
     ]
