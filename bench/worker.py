@@ -36,7 +36,7 @@ import redis as sync_redis
 from redis.asyncio import Redis
 
 from bench import harness
-from gateway.intake import take
+from gateway.intake import Trust, take
 from gateway.signature import sign
 from shared import keys
 from shared.embedded_redis import EmbeddedRedis
@@ -72,7 +72,7 @@ def intakes(count: int, start: int) -> list[Intake]:
         body = json.dumps(payload, separators=(",", ":")).encode()
         headers = {"sentry-hook-resource": "issue", "request-id": uuid.uuid4().hex,
                    "sentry-hook-timestamp": str(int(now)), "sentry-hook-signature": sign(body, harness.SECRET)}
-        item = take(body, headers, [harness.SECRET], now, 300)
+        item = take(body, headers, Trust([harness.SECRET], 300), now)
         assert isinstance(item, Intake)
         out.append(item)
     return out

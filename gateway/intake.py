@@ -53,26 +53,29 @@ def delivery_id(headers: Mapping[str, str], body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()[:32]
 
 
-def verify(
-    body: bytes,
-    headers: Mapping[str, str],
-    secrets: Sequence[str],
-    now_s: float,
-    tolerance_s: float,
-    legacy_any_resource: bool = False,
-) -> Rejection | None:
+@dataclass(frozen=True, slots=True)
+class Trust:
+    """What a request is checked against: the client secrets (several during rotation), the
+    timestamp window, and whether a legacy-only signature may come with any resource header."""
+
+    secrets: Sequence[str]
+    tolerance_s: float
+    legacy_any_resource: bool = False
+
+
+def verify(body: bytes, headers: Mapping[str, str], trust: Trust, now_s: float) -> Rejection | None:
     """Sentry signs webhooks in `Sentry-Hook-Signature` (with a timestamp) and UI-component and
     alert-rule-action requests in the legacy `Sentry-App-Signature` (no timestamp, no resource
     header). A body signed in the new header can be re-sent under the legacy one (finding 3), so
     a legacy-only signature counts only for requests shaped like Sentry's legacy ones."""
     hook_signature = headers.get("sentry-hook-signature")
     signature = hook_signature or headers.get("sentry-app-signature")
-    failure = verify_signature(body, signature, secrets)
+    failure = verify_signature(body, signature, trust.secrets)
     if failure is None and (hook_signature or headers.get("sentry-hook-timestamp")):
-        failure = check_timestamp(headers.get("sentry-hook-timestamp"), now_s, tolerance_s)
+        failure = check_timestamp(headers.get("sentry-hook-timestamp"), now_s, trust.tolerance_s)
     if failure is not None:
         return Rejection(401, failure.value, _SIGNATURE_DETAIL[failure])
-    if not hook_signature and headers.get("sentry-hook-resource", "").strip() and not legacy_any_resource:
+    if not hook_signature and headers.get("sentry-hook-resource", "").strip() and not trust.legacy_any_resource:
         return Rejection(
             401, "legacy_signature_refused",
             "Sentry-App-Signature alone is accepted only for UI-component and alert-rule-action requests",
@@ -89,15 +92,8 @@ def parse_json(body: bytes) -> object:
         return json.loads(body)
 
 
-def take(
-    body: bytes,
-    headers: Mapping[str, str],
-    secrets: Sequence[str],
-    now_s: float,
-    tolerance_s: float,
-    legacy_any_resource: bool = False,
-) -> Intake | Rejection:
-    rejection = verify(body, headers, secrets, now_s, tolerance_s, legacy_any_resource)
+def take(body: bytes, headers: Mapping[str, str], trust: Trust, now_s: float) -> Intake | Rejection:
+    rejection = verify(body, headers, trust, now_s)
     if rejection is not None:
         return rejection
     sent = (headers.get("sentry-hook-resource") or "").strip()

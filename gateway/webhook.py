@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.body import BodyBudgetSpent, BodyTooLarge, read_body
 from gateway.errors import error_response
-from gateway.intake import Rejection, take
+from gateway.intake import Rejection, Trust, take
 from gateway.spool import SpoolFull
 from gateway.state import GatewayState
 from shared.queue import Intake, Taken
@@ -65,10 +65,8 @@ async def receive_webhook(request: Request) -> Response:
         return response
     except ClientDisconnect:
         return error_response(400, "client_disconnected", "the client left before sending the whole body")
-    outcome = take(
-        body, headers, state.secrets, time.time(), settings.timestamp_tolerance_s,
-        settings.legacy_signature_any_resource,
-    )
+    trust = Trust(state.secrets, settings.timestamp_tolerance_s, settings.legacy_signature_any_resource)
+    outcome = take(body, headers, trust, time.time())
     if isinstance(outcome, Rejection):
         return reject(state, resource, outcome)
     return await enqueue(state, outcome)

@@ -20,6 +20,7 @@ the new primary on reconnect) without a restart.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote
@@ -48,6 +49,7 @@ BACKOFF_BASE_S = 0.05
 BACKOFF_CAP_S = 1.0
 
 R = TypeVar("R", bound=Redis)
+C = TypeVar("C")
 
 
 class RedisUrlError(ValueError):
@@ -226,11 +228,8 @@ def connect_as(
     redis_class: type[R], target: RedisConfig | str, timeout_s: float = 2.0, retries: int = QUICK_RETRIES
 ) -> R:
     """`connect` for a subclass of the asyncio client (arq's `ArqRedis`, for the worker)."""
-    config = target if isinstance(target, RedisConfig) else parse_redis_url(target)
-    options = _options(config, timeout_s) | {
-        "retry": Retry(ExponentialBackoff(cap=BACKOFF_CAP_S, base=BACKOFF_BASE_S), retries),
-        "retry_on_error": [ConnectionError],
-    }
+    config = _config(target)
+    options = _options(config, timeout_s) | _retrying(Retry(_backoff(), retries))
     if config.sentinel_master:
         sentinel = Sentinel(  # type: ignore[no-untyped-call]
             list(config.hosts), sentinel_kwargs=_sentinel_options(config, options), **options
@@ -238,6 +237,23 @@ def connect_as(
         client: R = sentinel.master_for(config.sentinel_master, redis_class=_closing_sentinels(redis_class))
         client.sentinel_clients = list(sentinel.sentinels)  # type: ignore[attr-defined]
         return client
+    return _direct(redis_class, config, options)
+
+
+def _config(target: RedisConfig | str) -> RedisConfig:
+    return target if isinstance(target, RedisConfig) else parse_redis_url(target)
+
+
+def _backoff() -> ExponentialBackoff:
+    return ExponentialBackoff(cap=BACKOFF_CAP_S, base=BACKOFF_BASE_S)
+
+
+def _retrying(retry: Retry | SyncRetry) -> dict[str, Any]:
+    return {"retry": retry, "retry_on_error": [ConnectionError]}
+
+
+def _direct(redis_class: Callable[..., C], config: RedisConfig, options: dict[str, Any]) -> C:
+    """A client of one server: a unix socket (no TLS options), or the first host."""
     if config.unix_socket_path:
         options = {k: v for k, v in options.items() if not k.startswith("ssl")}
         return redis_class(unix_socket_path=config.unix_socket_path, **options)
@@ -258,11 +274,8 @@ class _SyncSentinelClient(sync_redis.Redis):
 
 def connect_sync(target: RedisConfig | str, timeout_s: float = 2.0) -> sync_redis.Redis:
     """The same connection for synchronous callers (the CLI, the demo, scripts)."""
-    config = target if isinstance(target, RedisConfig) else parse_redis_url(target)
-    options = _options(config, timeout_s) | {
-        "retry": SyncRetry(ExponentialBackoff(cap=BACKOFF_CAP_S, base=BACKOFF_BASE_S), QUICK_RETRIES),
-        "retry_on_error": [ConnectionError],
-    }
+    config = _config(target)
+    options = _options(config, timeout_s) | _retrying(SyncRetry(_backoff(), QUICK_RETRIES))
     if config.sentinel_master:
         sentinel = SyncSentinel(  # type: ignore[no-untyped-call]
             list(config.hosts), sentinel_kwargs=_sentinel_options(config, options), **options
@@ -272,8 +285,4 @@ def connect_sync(target: RedisConfig | str, timeout_s: float = 2.0) -> sync_redi
         )
         client.sentinel_clients = list(sentinel.sentinels)
         return client
-    if config.unix_socket_path:
-        options = {k: v for k, v in options.items() if not k.startswith("ssl")}
-        return sync_redis.Redis(unix_socket_path=config.unix_socket_path, **options)
-    host, port = config.hosts[0]
-    return sync_redis.Redis(host=host, port=port, **options)
+    return _direct(sync_redis.Redis, config, options)
