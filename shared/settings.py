@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from shared.redis import RedisConfig, RedisTLS, parse_hosts, parse_redis_url
 
 DEFAULT_BASE_URL = "https://sentry.io/api/0/"
+MIN_DASHBOARD_TOKEN_CHARS = 32
 
 
 class SettingsError(Exception):
@@ -93,6 +94,31 @@ class Settings(BaseSettings):
     spool_max_bytes: int = Field(
         256 * 1024 * 1024, gt=0, validation_alias=_env("RESPONDER_SPOOL_MAX_BYTES")
     )
+    # Issue 18: the gateway's surfaces (SECURITY.md says why each exists).
+    dashboard_session_s: float = Field(
+        12 * 3600, gt=0, validation_alias=_env("RESPONDER_DASHBOARD_SESSION_S")
+    )
+    # The address the server listens on (the `gateway` command sets it): without a dashboard
+    # token the ops routes are served only when it is a loopback address.
+    bind_host: str | None = Field(None, validation_alias=_env("RESPONDER_BIND_HOST"))
+    # Accept a delivery signed only in the legacy Sentry-App-Signature header for any resource
+    # (by default only for the ones Sentry signs that way: see gateway/intake.py).
+    legacy_signature_any_resource: bool = Field(
+        False, validation_alias=_env("RESPONDER_LEGACY_SIGNATURE_ANY_RESOURCE")
+    )
+    body_timeout_s: float = Field(10.0, gt=0, validation_alias=_env("RESPONDER_BODY_TIMEOUT_S"))
+    max_connections: int = Field(512, gt=0, validation_alias=_env("RESPONDER_MAX_CONNECTIONS"))
+    # Bytes of request bodies held at once beyond the first 64 KiB of each (stalled uploads).
+    body_buffer_bytes: int = Field(
+        64 * 1024 * 1024, gt=0, validation_alias=_env("RESPONDER_BODY_BUFFER_BYTES")
+    )
+    # Read/act API and MCP server for internal services: "name:scope:token" entries, comma-separated,
+    # scope `read` or `read+act` (gateway/sentry_api/tokens.py).
+    service_tokens: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("RESPONDER_SERVICE_TOKENS")
+    )
+    # Most of the per-minute Sentry budget the read API may use; it also never eats the reserve.
+    api_budget_share: float = Field(0.25, gt=0, le=1, validation_alias=_env("RESPONDER_API_BUDGET_SHARE"))
 
     # --- Worker
     dry_run_setting: bool | None = Field(None, validation_alias=_env("RESPONDER_DRY_RUN"))
@@ -120,6 +146,16 @@ class Settings(BaseSettings):
         0.5, gt=0, le=1, validation_alias=_env("RESPONDER_BACKTEST_BUDGET_SHARE")
     )
 
+    # --- Self-reporting to Sentry (shared/selfreport.py)
+    sentry_dsn: SecretStr | None = Field(None, validation_alias=_env("RESPONDER_SENTRY_DSN"))
+    sentry_environment: str = Field("production", validation_alias=_env("RESPONDER_SENTRY_ENVIRONMENT"))
+    sentry_sample_rate: float = Field(1.0, ge=0, le=1, validation_alias=_env("RESPONDER_SENTRY_SAMPLE_RATE"))
+    sentry_traces_sample_rate: float = Field(
+        0.0, ge=0, le=1, validation_alias=_env("RESPONDER_SENTRY_TRACES_SAMPLE_RATE")
+    )
+    # Deliveries about the DSN's own project are skipped (no write-back loop on our own errors).
+    skip_own_project: bool = Field(True, validation_alias=_env("RESPONDER_SKIP_OWN_PROJECT"))
+
     # --- Logging
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", validation_alias=_env("RESPONDER_LOG_FORMAT")
@@ -128,11 +164,27 @@ class Settings(BaseSettings):
         "INFO", validation_alias=_env("RESPONDER_LOG_LEVEL")
     )
 
-    @field_validator("client_secrets", "token_keys", mode="before")
+    @field_validator("client_secrets", "token_keys", "service_tokens", mode="before")
     @classmethod
     def _split_secrets(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("dashboard_token", mode="before")
+    @classmethod
+    def _check_dashboard_token(cls, value: object) -> object:
+        """Empty means unset (what `RESPONDER_DASHBOARD_TOKEN=` in an env file gives); anything
+        else must be long enough that nobody guesses it."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str) or len(value.strip()) < MIN_DASHBOARD_TOKEN_CHARS:
+            raise ValueError(
+                f"must be at least {MIN_DASHBOARD_TOKEN_CHARS} characters "
+                "(make one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+            )
         return value
 
     @field_validator("base_url")
@@ -195,10 +247,11 @@ class Settings(BaseSettings):
     def secret_values(self) -> list[str]:
         """Every secret this process holds, for log scrubbing."""
         values = [s.get_secret_value() for s in (*self.client_secrets, *self.token_keys)]
-        for secret in (self.auth_token, self.dashboard_token):
+        for secret in (self.auth_token, self.dashboard_token, self.sentry_dsn):
             if secret is not None:
                 values.append(secret.get_secret_value())
         values.extend(self.redis.secret_values())
+        values += [s.get_secret_value().split(":", 2)[-1] for s in self.service_tokens]
         return [v for v in values if v]
 
     def require_gateway(self) -> None:
