@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_BASE_URL = "https://sentry.io/api/0/"
@@ -85,10 +85,13 @@ class Settings(BaseSettings):
     max_tries: int = Field(5, ge=1, validation_alias=_env("RESPONDER_MAX_TRIES"))
     retry_base_s: float = Field(2.0, gt=0, validation_alias=_env("RESPONDER_RETRY_BASE_S"))
     retry_max_s: float = Field(300.0, gt=0, validation_alias=_env("RESPONDER_RETRY_MAX_S"))
-    job_timeout_s: float = Field(120.0, gt=0, validation_alias=_env("RESPONDER_JOB_TIMEOUT_S"))
+    # Short, because nothing sleeps long in a job (long waits defer it): a SIGKILLed worker's jobs
+    # run again after this plus arq's lease (about 45 s in all).
+    job_timeout_s: float = Field(30.0, gt=0, validation_alias=_env("RESPONDER_JOB_TIMEOUT_S"))
     shutdown_grace_s: int = Field(25, ge=0, validation_alias=_env("RESPONDER_SHUTDOWN_GRACE_S"))
     poll_delay_s: float = Field(0.1, gt=0, validation_alias=_env("RESPONDER_POLL_DELAY_S"))
-    issue_lock_s: float = Field(60.0, gt=0, validation_alias=_env("RESPONDER_ISSUE_LOCK_S"))
+    # Longer than a job may run (checked below), shorter than arq's lease on a crashed worker's job.
+    issue_lock_s: float = Field(40.0, gt=0, validation_alias=_env("RESPONDER_ISSUE_LOCK_S"))
     quiet_window_s: float = Field(60.0, ge=0, validation_alias=_env("RESPONDER_QUIET_WINDOW_S"))
     cache_ttl_s: int = Field(60, ge=0, validation_alias=_env("RESPONDER_CACHE_TTL_S"))
     job_retention_count: int = Field(
@@ -125,6 +128,17 @@ class Settings(BaseSettings):
     def _check_redis_url(cls, value: str) -> str:
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("issue_lock_s")
+    @classmethod
+    def _lock_outlives_a_job(cls, value: float, info: ValidationInfo) -> float:
+        timeout_s = info.data.get("job_timeout_s")
+        if timeout_s is not None and value <= timeout_s:
+            raise ValueError(
+                f"{value:g} s must be longer than RESPONDER_JOB_TIMEOUT_S ({timeout_s:g} s), "
+                "or a second job for an issue could start while the first still writes"
+            )
         return value
 
     @field_validator("log_level", mode="before")
@@ -192,4 +206,4 @@ def load_settings(**overrides: object) -> Settings:
         field = str(first["loc"][0]) if first["loc"] else "settings"
         alias = Settings.model_fields[field].validation_alias if field in Settings.model_fields else None
         name = alias.choices[0] if isinstance(alias, AliasChoices) else field
-        raise SettingsError(f"{name}: {first['msg']}") from None
+        raise SettingsError(f"{name}: {first['msg'].removeprefix('Value error, ')}") from None

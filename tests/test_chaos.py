@@ -87,8 +87,8 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             "SENTRY_CLIENT_SECRET": SECRET, "REDIS_URL": server.url, "SENTRY_BASE_URL": standin_url + "/api/0/",
             "SENTRY_AUTH_TOKEN": DEMO_TOKEN, "SENTRY_ORGANIZATION": "demo-org",
             "RESPONDER_SPOOL_DIR": str(tmp_path / "spool"), "RESPONDER_WORKER_METRICS_PORT": "0",
-            "RESPONDER_RETRY_BASE_S": "0.2", "RESPONDER_RETRY_MAX_S": "1", "RESPONDER_JOB_TIMEOUT_S": "3",
-            "RESPONDER_ISSUE_LOCK_S": "3", "RESPONDER_QUIET_WINDOW_S": "0", "RESPONDER_POLL_DELAY_S": "0.05",
+            "RESPONDER_RETRY_BASE_S": "0.2", "RESPONDER_RETRY_MAX_S": "1", "RESPONDER_JOB_TIMEOUT_S": "10",
+            "RESPONDER_ISSUE_LOCK_S": "12", "RESPONDER_QUIET_WINDOW_S": "0", "RESPONDER_POLL_DELAY_S": "0.05",
             "RESPONDER_SENTRY_RATE_LIMIT_PER_MIN": "1000", "RESPONDER_LOG_LEVEL": "INFO",
             "RESPONDER_LOG_FORMAT": "json",
         }

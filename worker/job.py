@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import structlog
 from arq import Retry
@@ -22,6 +22,7 @@ from shared.jobs import Delivery, JobState
 from shared.jobstore import RawJSON
 from shared.queue import ACTIVE_TTL_S, coalesce_kind, release_issue
 from shared.sentry.installs import NotInstalled
+from shared.sentry.ratelimit import BudgetWait
 from shared.sentry.redact import redact_json
 from shared.webhooks import InstallationWebhook, MetricAlertWebhook, parse_webhook
 from worker.actions import Plan
@@ -37,7 +38,8 @@ from worker.writeback import WriteBack, WriteResult
 
 log = structlog.get_logger("worker.job")
 
-ISSUE_LOCK_WAIT_S = 10.0
+ISSUE_LOCK_WAIT_S = 2.0  # longer: the job goes back on the queue (no try spent) and looks again
+ISSUE_BUSY_RECHECK_S = 5.0
 
 
 @dataclass
@@ -88,12 +90,8 @@ async def run_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
         return await _dead(deps, delivery, attempt, record.error or "retries exhausted")
     await keep_issue_active(deps, delivery)
     wait_s = await budget_wait(deps, delivery)
-    if wait_s is not None:  # low on Sentry budget and this can wait: back on the queue, no try spent
-        await deps.queue.forgive_try(delivery.id)
-        await deps.store.transition(delivery.id, JobState.QUEUED, reason="waiting for Sentry budget")
-        deps.metrics.budget_deferrals.inc()
-        log.info("job_deferred_for_budget", defer_s=round(wait_s, 1))
-        raise Retry(defer=wait_s)
+    if wait_s is not None:  # low on Sentry budget and this can wait
+        await _defer_for_budget(deps, delivery, wait_s)
     started = time.time()
     await deps.store.transition(delivery.id, JobState.RUNNING, started_at=started, attempts=attempt)
     log.info("job_started")
@@ -104,6 +102,10 @@ async def run_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
             outcome = await handle(deps, delivery, retried=attempt > 1)
     except Exception as exc:
         deps.metrics.job_seconds.labels(delivery.resource, "error").observe(time.time() - started)
+        if isinstance(exc, BudgetWait):  # a call would have waited long for the shared budget
+            await _defer_for_budget(deps, delivery, exc.wait_s)
+        if isinstance(exc, IssueBusy):
+            await _defer(deps, delivery, exc.wait_s, "waiting for another job of this issue")
         if not is_transient(exc):
             await _finish(deps, delivery, JobState.FAILED, error=describe(exc))
             log.warning("job_failed", error=describe(exc))
@@ -123,6 +125,20 @@ async def run_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
     )
     log.info("job_finished", state=outcome.state.value, duration_s=round(time.time() - started, 3))
     return outcome.state.value
+
+
+async def _defer_for_budget(deps: WorkerDeps, delivery: Delivery, wait_s: float) -> NoReturn:
+    deps.metrics.budget_deferrals.inc()
+    await _defer(deps, delivery, wait_s, "waiting for Sentry budget")
+
+
+async def _defer(deps: WorkerDeps, delivery: Delivery, wait_s: float, reason: str) -> NoReturn:
+    """Back on the queue for `wait_s`, no try spent: waiting is not failing, and a job never
+    sleeps long inside itself (it would hold a worker slot and stretch the job timeout)."""
+    await deps.queue.forgive_try(delivery.id)
+    await deps.store.transition(delivery.id, JobState.QUEUED, reason=reason)
+    log.info("job_deferred", reason=reason, defer_s=round(wait_s, 1))
+    raise Retry(defer=wait_s)
 
 
 async def _finish(deps: WorkerDeps, delivery: Delivery, state: JobState, **fields: Any) -> None:
@@ -227,7 +243,9 @@ async def issue_lock(deps: WorkerDeps, issue_id: str) -> AsyncIterator[None]:
         blocking_timeout=ISSUE_LOCK_WAIT_S,
     )
     if not await lock.acquire():
-        raise IssueBusy(f"issue {issue_id} is locked by another job")
+        held_ms = await deps.redis.pttl(keys.issue_lock(issue_id))
+        wait_s = min(max(held_ms / 1000, 1.0), ISSUE_BUSY_RECHECK_S)  # it may be released sooner
+        raise IssueBusy(f"issue {issue_id} is locked by another job", wait_s)
     try:
         yield
     finally:

@@ -40,7 +40,9 @@ T = TypeVar("T", bound=BaseModel)
 OnCall = Callable[[str, str, int | None, float], None]
 Sleep = Callable[[float], Awaitable[None]]
 
-MAX_RETRY_AFTER_S = 120.0
+# The longest wait slept inside a call (a 429's Retry-After, the shared budget). Anything longer
+# ends the job's try, which comes back later (arq `Retry(defer=...)`): nothing sleeps long in a job.
+MAX_INLINE_WAIT_S = 5.0
 LINK = re.compile(r'<[^>]*>;\s*rel="(?P<rel>\w+)";\s*results="(?P<results>\w+)";\s*cursor="(?P<cursor>[^"]*)"')
 UA = "sentry-responder/0.1 (+https://github.com/)"
 
@@ -68,7 +70,7 @@ class _WaitForSentry(wait_base):
         outcome = retry_state.outcome
         exc = outcome.exception() if outcome is not None else None
         if isinstance(exc, SentryRateLimited):
-            return min(exc.retry_after_s, MAX_RETRY_AFTER_S)
+            return min(exc.retry_after_s, MAX_INLINE_WAIT_S)
         return float(self._backoff(retry_state))
 
 
@@ -257,7 +259,7 @@ class SentryClient:
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._max_attempts),
-            retry=retry_if_exception(lambda e: isinstance(e, SentryError) and e.transient),
+            retry=retry_if_exception(_retry_here),
             wait=self._wait,
             sleep=self._sleep,
             reraise=True,
@@ -269,7 +271,7 @@ class SentryClient:
 
     async def _attempt(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         if self._limiter is not None:
-            wait_s = await self._limiter.acquire()
+            wait_s = await self._limiter.acquire(max_wait_s=MAX_INLINE_WAIT_S)  # longer: BudgetWait
             if wait_s > 0:
                 self.rate_limit_waits += 1
                 self.rate_limit_wait_s += wait_s
@@ -300,6 +302,13 @@ class SentryClient:
         reset = response.headers.get("x-sentry-rate-limit-reset", "")
         if self._limiter is not None and remaining == "0" and reset.isdigit():
             await self._limiter.block_until(float(reset))
+
+
+def _retry_here(exc: BaseException) -> bool:
+    """Short transient faults are retried in the call; a 429 asking for a long wait ends the try."""
+    if isinstance(exc, SentryRateLimited):
+        return exc.retry_after_s <= MAX_INLINE_WAIT_S
+    return isinstance(exc, SentryError) and exc.transient
 
 
 def _detail(response: httpx.Response) -> str:
