@@ -8,6 +8,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -37,8 +38,12 @@ def free_port() -> int:
 class EmbeddedRedis:
     """A redis-server child process with its data in a temp directory, AOF on (as in production)."""
 
-    def __init__(self, port: int | None = None, data_dir: Path | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, data_dir: Path | None = None,
+        preexec_fn: Callable[[], None] | None = None,  # e.g. die with the parent (`dev`)
+    ) -> None:
         self.port = port or free_port()
+        self._preexec_fn = preexec_fn
         self._own_dir = data_dir is None
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="responder-redis-"))
         self._process: subprocess.Popen[bytes] | None = None
@@ -54,7 +59,10 @@ class EmbeddedRedis:
             "--dir", str(self.data_dir), "--appendonly", "yes", "--appendfsync", "everysec",
             "--save", "", "--daemonize", "no", "--loglevel", "warning",
         ]
-        self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            preexec_fn=self._preexec_fn,  # set only by `dev`
+        )
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         deadline = time.monotonic() + timeout_s
         try:

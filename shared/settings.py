@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     spool_max_bytes: int = Field(
         256 * 1024 * 1024, gt=0, validation_alias=_env("RESPONDER_SPOOL_MAX_BYTES")
     )
+    # Named in /healthz, so whoever started this process (`dev`) knows it is this one answering.
+    instance_id: str | None = Field(None, validation_alias=_env("RESPONDER_INSTANCE_ID"))
 
     # --- Worker
     dry_run_setting: bool | None = Field(None, validation_alias=_env("RESPONDER_DRY_RUN"))
