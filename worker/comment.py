@@ -1,36 +1,25 @@
 """Render the responder's Markdown comment from a template a user can replace.
 
-Text from events is untrusted: the template environment is sandboxed, values go through the
-`code` filter (a code span that no backtick can break out of) or `md` (Markdown escaped), and the
-whole comment is redacted before it leaves (shared/sentry/redact.py).
+Text from events is untrusted: the template environment is sandboxed, and every `{{ value }}` is
+redacted, then Markdown-escaped by default (the environment's `finalize`, worker/markdown.py), so a
+finding added to the template is safe without anyone remembering a filter; `code` makes a code
+span instead. The rendered comment is redacted once more before it leaves.
 """
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from importlib.resources import files
 
 from jinja2 import StrictUndefined, Template, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from shared.sentry.redact import redact
 from worker.actions import Action, AssignAction, StatusAction
 from worker.analysis.base import AnalysisContext, Finding
 from worker.analysis.registry import BUILTINS
+from worker.markdown import code, md, redact_markdown
 
-MAX_VALUE = 300
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
-
-
-def code(value: object) -> str:
-    text = " ".join(str(value if value is not None else "").split())[:MAX_VALUE]
-    return "`" + text.replace("`", "'") + "`" if text else ""
-
-
-def md(value: object) -> str:
-    text = " ".join(str(value if value is not None else "").split())[:MAX_VALUE]
-    return _MD_SPECIAL.sub(r"\\\1", text)
+__all__ = ["code", "md", "render_comment"]
 
 
 def describe_action(action: Action) -> str:
@@ -62,8 +51,9 @@ def default_template() -> str:
 
 @lru_cache(maxsize=8)
 def _environment(strict: bool) -> SandboxedEnvironment:
+    # finalize=md: what a template prints is escaped unless a filter already made it Markdown.
     env = SandboxedEnvironment(
-        autoescape=False, trim_blocks=False, undefined=StrictUndefined if strict else Undefined
+        autoescape=False, trim_blocks=False, undefined=StrictUndefined if strict else Undefined, finalize=md
     )
     env.filters["code"] = code
     env.filters["md"] = md
@@ -96,4 +86,4 @@ def render_comment(
         headline=headline(by_name),
         builtin=set(BUILTINS),
     )
-    return redact(text.strip())
+    return redact_markdown(text.strip())
