@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from arq import Worker
@@ -87,7 +88,7 @@ class ResilientWorker(Worker):
             lambda: super(ResilientWorker, self).finish_failed_job(job_id, result_data)
         )
 
-    async def _until_redis_is_back(self, write: Any) -> None:
+    async def _until_redis_is_back(self, write: Callable[[], Awaitable[None]]) -> None:
         """Retry an idempotent write of arq's keys while the job's lease lasts."""
         deadline = time.monotonic() + self.in_progress_timeout_s
         while True:
