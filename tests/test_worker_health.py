@@ -39,10 +39,18 @@ def test_backoff_grows_to_a_few_seconds_and_stops_there() -> None:
 
 
 def test_what_counts_as_redis_down() -> None:
-    from redis.exceptions import AuthenticationError, BusyLoadingError, ResponseError
+    from redis.exceptions import AuthenticationError, BusyLoadingError, ResponseError, WatchError
 
     assert redis_down(RedisConnectionError()) and redis_down(BusyLoadingError()) and redis_down(ConnectionResetError())
     assert not redis_down(AuthenticationError()) and not redis_down(ResponseError()) and not redis_down(ValueError())
+    try:  # as redis-py reports a connection lost while WATCHing (arq's start_jobs)
+        try:
+            raise RedisConnectionError("Error while reading from 127.0.0.1:6379")
+        except RedisConnectionError:
+            raise WatchError("A ConnectionError occurred on while watching one or more keys") from None
+    except WatchError as lost_in_watch:
+        assert redis_down(lost_in_watch)
+    assert not redis_down(WatchError("Watched variable changed."))
 
 
 def test_ready_needs_redis_and_a_fresh_heartbeat() -> None:
