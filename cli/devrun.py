@@ -27,6 +27,8 @@ from shared import keys
 from shared.embedded_redis import EmbeddedRedis, free_port
 from shared.jobs import FINAL_STATES, JobRecord
 from shared.jobstore import decode_record
+from shared.redis import connect_sync
+from shared.settings import load_settings
 from standin.app import DEMO_TOKEN
 
 
@@ -139,7 +141,7 @@ def show_demo(gateway_url: str, redis_url: str, secret: str, standin_url: str | 
         if response.status_code != 202 or "id" not in response.json():
             raise DemoFailed(f"demo: the gateway answered {response.status_code}: {response.text[:200]}")
         ids.append(response.json()["id"])
-    redis = SyncRedis.from_url(redis_url)
+    redis = connect_sync(load_settings(REDIS_URL=redis_url).redis)  # TLS, ACL, Sentinel as configured
     deadline = time.monotonic() + 60
     with Live(console=console, refresh_per_second=4) as live:
         while True:
@@ -155,5 +157,15 @@ def show_demo(gateway_url: str, redis_url: str, secret: str, standin_url: str | 
         console.print(f"\n[bold]stand-in received:[/] {notes} comments on {len(state['notes'])} issues, "
                       f"{len(state['updates'])} status/assignment changes")
         for issue_id, issue_notes in state["notes"].items():
-            first = issue_notes[0]["data"]["text"].splitlines()[0] if issue_notes else ""
-            console.print(f"  issue {issue_id}: {first}")
+            lines = issue_notes[0]["data"]["text"].splitlines() if issue_notes else [""]
+            console.print(f"  issue {issue_id}: {lines[0]}", markup=False)
+            for line in actions_taken(lines):
+                console.print(f"    {line}", markup=False)
+
+
+def actions_taken(comment_lines: list[str]) -> list[str]:
+    """The outcome lines the worker edited into its comment (worker/writeback.py)."""
+    if "**Actions taken:**" not in comment_lines:
+        return []
+    start = comment_lines.index("**Actions taken:**") + 1
+    return [line.removeprefix("- ").replace("\\", "") for line in comment_lines[start:] if line.startswith("- ")]

@@ -9,6 +9,7 @@ DEAD_LETTER = PREFIX + "dead"  # zset: delivery id -> died at (s)
 WORKER_HEARTBEATS = PREFIX + "workers"  # hash: worker name -> last heartbeat (s)
 WORKER_REDIS_OUTAGES = PREFIX + "workers:redis_outages"  # hash: worker name -> JSON of its last Redis outage
 INSTALLATIONS_BY_ORG = PREFIX + "installations"  # hash: organization slug -> installation uuid
+REPLICATION_MARK = PREFIX + "replication-mark"  # counter: a write WAIT can count (shared/queue.py)
 ISSUE = PREFIX + "issue:"  # per-issue keys below; the intake script builds them the same way
 
 
@@ -78,3 +79,39 @@ def installation_removed(uuid: str) -> str:
 def installation_lock(uuid: str) -> str:
     """Lock: one worker at a time refreshes an installation's tokens."""
     return f"{PREFIX}lock:installation:{uuid}"
+
+
+# --- trust: audit trail, undo, playbook statistics, backtests (issue 22)
+
+PLAYBOOKS = PREFIX + "playbooks"  # zset: playbook name -> last fired at (s)
+BACKTESTS = PREFIX + "backtests"  # zset: backtest id -> last updated at (s)
+
+
+def issue_audit(issue_id: str) -> str:
+    """Zset: the issue's audit trail, JSON entries -> when (s): deliveries, analyses, actions, undos."""
+    return f"{ISSUE}{issue_id}:audit"
+
+
+def undo(write_id: str) -> str:
+    """String (JSON): the issue's state before and after an automated write (a job's, or an API action's)."""
+    return f"{PREFIX}undo:{write_id}"
+
+
+def undo_claim(write_id: str) -> str:
+    """String with expiry: an undo of this write is under way (so two cannot run at once)."""
+    return f"{PREFIX}undo:{write_id}:claim"
+
+
+def playbook_stats(name: str) -> str:
+    """Hash: how often a playbook fired, its mode, and counts of what it did or would have done."""
+    return f"{PREFIX}playbook:{name}"
+
+
+def backtest(backtest_id: str) -> str:
+    """Hash: a backtest's parameters, last cursor, state and report so far (resumable)."""
+    return f"{PREFIX}backtest:{backtest_id}"
+
+
+def backtest_cache(kind: str, ident: str) -> str:
+    """String with expiry: what a backtest fetched (latest event), reused when it resumes or reruns."""
+    return f"{PREFIX}backtest-cache:{kind}:{ident}"

@@ -14,7 +14,7 @@ from importlib.resources import files
 from jinja2 import StrictUndefined, Template, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from worker.actions import Action, AssignAction, StatusAction
+from worker.actions import Action, AssignAction, ShadowPlan, StatusAction
 from worker.analysis.base import AnalysisContext, Finding
 from worker.analysis.registry import BUILTINS
 from worker.markdown import code, md, redact_markdown
@@ -72,6 +72,7 @@ def render_comment(
     rules: list[str],
     actions: list[Action],
     template: str | None = None,
+    shadow: list[ShadowPlan] | None = None,
 ) -> str:
     by_name = {f.handler: f for f in findings if f.error is None}
     text = _compiled(template or default_template()).render(
@@ -85,5 +86,6 @@ def render_comment(
         actions=[describe_action(a) for a in actions],
         headline=headline(by_name),
         builtin=set(BUILTINS),
+        shadow=shadow or [],
     )
     return redact_markdown(text.strip())

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -32,7 +32,7 @@ from shared.sentry.models import (
     Note,
     StatusDetails,
 )
-from shared.sentry.ratelimit import RateLimiter, RedisRateLimiter
+from shared.sentry.ratelimit import ConcurrencyGate, RateLimiter, RedisRateLimiter
 from shared.sentry.redact import redact
 from shared.settings import Settings
 
@@ -40,9 +40,11 @@ T = TypeVar("T", bound=BaseModel)
 OnCall = Callable[[str, str, int | None, float], None]
 Sleep = Callable[[float], Awaitable[None]]
 
-# The longest wait slept inside a call (a 429's Retry-After, the shared budget). Anything longer
+# The longest wait a job's call sleeps (a 429's Retry-After, the shared budget). Anything longer
 # ends the job's try, which comes back later (arq `Retry(defer=...)`): nothing sleeps long in a job.
+# Callers outside a job (undo, the backtest) pass `max_wait_s=None` and wait (a 429 up to 120 s).
 MAX_INLINE_WAIT_S = 5.0
+MAX_RETRY_AFTER_S = 120.0
 LINK = re.compile(r'<[^>]*>;\s*rel="(?P<rel>\w+)";\s*results="(?P<results>\w+)";\s*cursor="(?P<cursor>[^"]*)"')
 UA = "sentry-responder/0.1 (+https://github.com/)"
 
@@ -51,6 +53,7 @@ UA = "sentry-responder/0.1 (+https://github.com/)"
 class Page(Generic[T]):
     items: list[T]
     next_cursor: str | None = None
+    hits: int | None = None  # X-Hits: how many items match in all, when Sentry says
 
 
 @dataclass
@@ -63,14 +66,15 @@ class IssueUpdateResult:
 class _WaitForSentry(wait_base):
     """Retry-After (or the rate-limit reset) for a 429; jittered exponential backoff otherwise."""
 
-    def __init__(self, base_s: float, max_s: float) -> None:
+    def __init__(self, base_s: float, max_s: float, max_wait_s: float | None) -> None:
         self._backoff = wait_random_exponential(multiplier=base_s, max=max_s)
+        self._max_wait_s = MAX_RETRY_AFTER_S if max_wait_s is None else max_wait_s
 
     def __call__(self, retry_state: Any) -> float:
         outcome = retry_state.outcome
         exc = outcome.exception() if outcome is not None else None
         if isinstance(exc, SentryRateLimited):
-            return min(exc.retry_after_s, MAX_INLINE_WAIT_S)
+            return min(exc.retry_after_s, self._max_wait_s)
         return float(self._backoff(retry_state))
 
 
@@ -125,6 +129,7 @@ class SentryClient:
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 8.0,
         sleep: Sleep = asyncio.sleep,
+        max_wait_s: float | None = MAX_INLINE_WAIT_S,
     ) -> None:
         self.organization = organization
         # A fixed token (internal integration) or `auth`, which picks a public integration's
@@ -135,9 +140,10 @@ class SentryClient:
             transport=transport or default_transport(),
         )
         self._limiter = limiter
-        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._in_flight = ConcurrencyGate(max_in_flight)
         self._max_attempts = max_attempts
-        self._wait = _WaitForSentry(backoff_base_s, backoff_max_s)
+        self._wait = _WaitForSentry(backoff_base_s, backoff_max_s, max_wait_s)
+        self._max_wait_s = max_wait_s
         self._on_call = on_call
         self._sleep = sleep
         self.rate_limit_waits = 0
@@ -178,7 +184,10 @@ class SentryClient:
         return f"organizations/{self.organization}/issues/{issue_id}/"
 
     async def get_issue(self, issue_id: str) -> Issue:
-        return Issue.model_validate(await self._json("GET", self._issue(issue_id)))
+        """The issue with Sentry's own ownership (`owners`: ownership rules, codeowners, suspect
+        commits), which assigning to the owner prefers over the rules file's globs."""
+        response = await self._request("GET", self._issue(issue_id), params={"expand": "owners"})
+        return Issue.model_validate(response.json())
 
     async def list_issue_events(
         self, issue_id: str, *, cursor: str | None = None, full: bool = False
@@ -192,9 +201,22 @@ class SentryClient:
         path = self._issue(issue_id) + f"events/{event_id}/"
         return Event.model_validate(await self._json("GET", path))
 
-    async def list_comments(self, issue_id: str) -> list[Note]:
-        data = await self._json("GET", self._issue(issue_id) + "comments/")
-        return TypeAdapter(list[Note]).validate_python(data)
+    async def list_comments(
+        self, issue_id: str, *, cursor: str | None = None
+    ) -> Page[Note]:
+        params = {"cursor": cursor} if cursor else {}
+        return await self._page("GET", self._issue(issue_id) + "comments/", Note, params)
+
+    async def iter_comments(self, issue_id: str) -> AsyncIterator[Note]:
+        """Every note on the issue, newest first, across all pages of Sentry's Link header."""
+        cursor: str | None = None
+        while True:
+            page = await self.list_comments(issue_id, cursor=cursor)
+            for note in page.items:
+                yield note
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
 
     async def add_comment(self, issue_id: str, text: str) -> Note:
         body = {"text": redact(text)}
@@ -231,6 +253,19 @@ class SentryClient:
         path = f"projects/{self.organization}/{project}/issues/"
         return await self._page("GET", path, Issue, params)
 
+    async def list_org_issues(
+        self, *, query: str = "is:unresolved", projects: Sequence[str] = (), stats_period: str | None = None,
+        cursor: str | None = None, limit: int = 100,
+    ) -> Page[Issue]:
+        """One page of the organization's issues (`GET /organizations/{org}/issues/`), newest seen first."""
+        params: list[tuple[str, str]] = [("query", query), ("limit", str(limit))]
+        params += [("project", p) for p in projects]
+        if stats_period:
+            params.append(("statsPeriod", stats_period))
+        if cursor:
+            params.append(("cursor", cursor))
+        return await self._page("GET", f"organizations/{self.organization}/issues/", Issue, params)
+
     async def iter_project_issues(
         self, project: str, *, query: str | None = None
     ) -> AsyncIterator[Issue]:
@@ -246,11 +281,13 @@ class SentryClient:
     # --- the transport
 
     async def _page(
-        self, method: str, path: str, model: type[T], params: dict[str, str]
+        self, method: str, path: str, model: type[T], params: dict[str, str] | list[tuple[str, str]]
     ) -> Page[T]:
         response = await self._request(method, path, params=params)
         items = TypeAdapter(list[model]).validate_python(response.json())  # type: ignore[valid-type]
-        return Page(items=items, next_cursor=next_cursor(response.headers.get("link")))
+        hits = response.headers.get("x-hits", "")
+        return Page(items=items, next_cursor=next_cursor(response.headers.get("link")),
+                    hits=int(hits) if hits.isdigit() else None)
 
     async def _json(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         response = await self._request(method, path, json=body)
@@ -259,7 +296,7 @@ class SentryClient:
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._max_attempts),
-            retry=retry_if_exception(_retry_here),
+            retry=retry_if_exception(self._retry_here),
             wait=self._wait,
             sleep=self._sleep,
             reraise=True,
@@ -269,9 +306,16 @@ class SentryClient:
                 return await self._attempt(method, path, **kwargs)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _retry_here(self, exc: BaseException) -> bool:
+        """Short transient faults are retried in the call; a 429 asking for a longer wait than
+        this client sleeps ends the call (a job defers itself by it)."""
+        if isinstance(exc, SentryRateLimited) and self._max_wait_s is not None:
+            return exc.retry_after_s <= self._max_wait_s
+        return isinstance(exc, SentryError) and exc.transient
+
     async def _attempt(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         if self._limiter is not None:
-            wait_s = await self._limiter.acquire(max_wait_s=MAX_INLINE_WAIT_S)  # longer: BudgetWait
+            wait_s = await self._limiter.acquire(max_wait_s=self._max_wait_s)  # longer: BudgetWait
             if wait_s > 0:
                 self.rate_limit_waits += 1
                 self.rate_limit_wait_s += wait_s
@@ -279,7 +323,7 @@ class SentryClient:
         started = time.perf_counter()
         status: int | None = None
         try:
-            async with self._in_flight:
+            async with self._in_flight.slot():
                 response = await self._http.request(method, path, **kwargs)
             status = response.status_code
         except httpx.HTTPError as exc:
@@ -297,25 +341,39 @@ class SentryClient:
         )
 
     async def _learn(self, response: httpx.Response) -> None:
-        """Sentry says how much budget is left: when it is spent, every worker waits for reset."""
+        """Sentry says how much budget is left: when it is spent, every worker waits for reset;
+        and how many requests may be in flight at once, which narrows this client's gate."""
+        concurrent = response.headers.get("x-sentry-rate-limit-concurrentlimit", "")
+        if concurrent.isdigit():
+            left = response.headers.get("x-sentry-rate-limit-concurrentremaining", "")
+            self._in_flight.learn(int(concurrent), int(left) if left.isdigit() else None)
         remaining = response.headers.get("x-sentry-rate-limit-remaining")
         reset = response.headers.get("x-sentry-rate-limit-reset", "")
         if self._limiter is not None and remaining == "0" and reset.isdigit():
             await self._limiter.block_until(float(reset))
 
 
-def _retry_here(exc: BaseException) -> bool:
-    """Short transient faults are retried in the call; a 429 asking for a long wait ends the try."""
-    if isinstance(exc, SentryRateLimited):
-        return exc.retry_after_s <= MAX_INLINE_WAIT_S
-    return isinstance(exc, SentryError) and exc.transient
-
 
 def _detail(response: httpx.Response) -> str:
+    """Sentry's reason: `{"detail": ...}`, or a serializer's per-field lists flattened to
+    `assignedTo: Unable to resolve actor identifier` (nested: `statusDetails.inNextRelease: ...`)."""
     try:
         data = response.json()
     except ValueError:
         return response.text[:200]
     if isinstance(data, dict) and "detail" in data:
         return str(data["detail"])[:500]
+    if isinstance(data, dict):
+        return "; ".join(_field_errors(data))[:500]
     return str(data)[:200]
+
+
+def _field_errors(data: dict[str, Any], prefix: str = "") -> list[str]:
+    out: list[str] = []
+    for name, value in data.items():
+        if isinstance(value, dict):
+            out += _field_errors(value, f"{prefix}{name}.")
+        else:
+            messages = value if isinstance(value, list) else [value]
+            out.append(f"{prefix}{name}: " + " ".join(str(m) for m in messages))
+    return out

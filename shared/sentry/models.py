@@ -44,6 +44,14 @@ class Assignee(SentryModel):
     email: str | None = None
 
 
+class IssueOwner(SentryModel):
+    """One of Sentry's suggested owners (`expand=owners`): `owner` is "team:<id>" or "user:<id>"."""
+
+    type: str | None = None  # ownershipRule, codeowners, suspectCommit
+    owner: str
+    date_added: datetime | None = None
+
+
 class Issue(SentryModel):
     id: str
     short_id: str | None = Field(None, alias="shortId")
@@ -68,6 +76,7 @@ class Issue(SentryModel):
     issue_category: str | None = Field(None, alias="issueCategory")
     priority: str | None = None
     activity: list[dict[str, Any]] = Field(default_factory=list)
+    owners: list[IssueOwner] = Field(default_factory=list)
 
     @field_validator("count", mode="before")
     @classmethod
@@ -75,7 +84,7 @@ class Issue(SentryModel):
         # Sentry sends `count` as a string ("1523") and `userCount` as an integer.
         return 0 if value is None else value
 
-    @field_validator("activity", mode="before")
+    @field_validator("activity", "owners", mode="before")
     @classmethod
     def _none_is_empty(cls, value: object) -> object:
         return [] if value is None else value

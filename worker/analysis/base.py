@@ -22,6 +22,7 @@ class AnalysisContext:
     event: Event | None
     now: datetime
     options: dict[str, Any] = field(default_factory=dict)
+    actor: dict[str, Any] | None = None  # the delivery's actor: {"type", "id", "name"}; Sentry is application/sentry
 
 
 class Finding(BaseModel):
