@@ -123,7 +123,8 @@ class ResilientWorker(Worker):
             return
         await asyncio.gather(*self.tasks.values())
         with contextlib.suppress(Exception):
-            await self.pool.delete(self.health_check_key)
+            async with asyncio.timeout(2.0):  # a Redis that is away must not hold up the stop
+                await self.pool.delete(self.health_check_key)
         if self.on_shutdown:
             await self.on_shutdown(self.ctx)
         await self.pool.close(close_connection_pool=True)
