@@ -53,7 +53,8 @@ def trail_entries(
                           data={"state": state.value, "web_url": web_url, "coalesced": coalesced})]
     now_s = time.time()
     if findings or plan.matched_rules:
-        summaries = {f.handler: redact((f.summary or f.error or "")[:SUMMARY_CHARS]) for f in findings}
+        # redacted whole, then cut: a cut secret may no longer look like one
+        summaries = {f.handler: redact(f.summary or f.error or "")[:SUMMARY_CHARS] for f in findings}
         entries.append(AuditEntry(
             at=now_s, kind="analysis", delivery_id=delivery.id,
             summary=f"matched {', '.join(plan.matched_rules) or 'no playbook'}",

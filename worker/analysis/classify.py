@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.sentry.redact import redact
 from worker.analysis.base import AnalysisContext, Finding
 
 
@@ -150,6 +151,9 @@ def classify(ctx: AnalysisContext) -> Finding | None:
     messages = list(dict.fromkeys(e.value for e in exceptions if e.value)) or [
         str(ctx.issue.metadata.get("value") or ctx.issue.title)
     ]
+    # Evidence quotes a piece of a message: redact first, as a piece alone is no longer
+    # recognisable as a secret (`"api_key": "invalid token"` would be quoted as "invalid token").
+    messages = [redact(m) for m in messages]
     modules = [f.module or f.filename or "" for e in exceptions for f in e.frames]
     scores: dict[str, int] = {}
     evidence: dict[str, list[str]] = {}
