@@ -77,3 +77,8 @@ def installation_removed(uuid: str) -> str:
 def installation_lock(uuid: str) -> str:
     """Lock: one worker at a time refreshes an installation's tokens."""
     return f"{PREFIX}lock:installation:{uuid}"
+
+
+def issue_root_cause(issue_id: str) -> str:
+    """String (JSON): Sentry's root cause (Seer) for an issue, from seer.root_cause_completed."""
+    return f"{ISSUE}{issue_id}:root_cause"

@@ -114,6 +114,7 @@ class CommentData(Tolerant):
 class SeerData(Tolerant):
     run_id: int | str
     group_id: int | str
+    root_cause: dict[str, Any] | None = None  # seer.root_cause_completed: description and steps
 
 
 class PreprodArtifactData(Tolerant):

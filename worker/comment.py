@@ -8,6 +8,7 @@ whole comment is redacted before it leaves (shared/sentry/redact.py).
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from functools import lru_cache
 from importlib.resources import files
 
@@ -31,6 +32,30 @@ def code(value: object) -> str:
 def md(value: object) -> str:
     text = " ".join(str(value if value is not None else "").split())[:MAX_VALUE]
     return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def num(value: object) -> str:
+    """A count with thousands separators; anything else as it is."""
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def hhmm(value: object) -> str:
+    return value.strftime("%H:%M") if isinstance(value, datetime) else ""
+
+
+ROOT_CAUSE_HEADING = "**Sentry's root cause (Seer):**"
+
+
+def root_cause_section(finding: Finding | None) -> str:
+    """The root-cause paragraph, the same whether rendered with the comment or spliced into it."""
+    if finding is None:
+        return ""
+    data = finding.data
+    text = f"{ROOT_CAUSE_HEADING} {md(data.get('description') or '')}"
+    if data.get("key_step"):
+        text += f" Key step: {md(data['key_step'])}"
+        text += f" ({code(data['file'])})" if data.get("file") else ""
+    return text.strip()
 
 
 def describe_action(action: Action) -> str:
@@ -67,6 +92,8 @@ def _environment(strict: bool) -> SandboxedEnvironment:
     )
     env.filters["code"] = code
     env.filters["md"] = md
+    env.filters["num"] = num
+    env.filters["hhmm"] = hhmm
     return env
 
 
@@ -95,5 +122,7 @@ def render_comment(
         actions=[describe_action(a) for a in actions],
         headline=headline(by_name),
         builtin=set(BUILTINS),
+        skipped=ctx.facts.skipped,
+        root_cause_section=root_cause_section(by_name.get("root_cause")),
     )
     return redact(text.strip())

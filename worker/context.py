@@ -34,10 +34,11 @@ class FetchCache:
         raw = await self.redis.get(keys.cached(kind, ident))
         return model.model_validate_json(raw) if raw else None
 
-    async def put(self, kind: str, ident: str, value: BaseModel) -> None:
-        if self.ttl_s > 0:
+    async def put(self, kind: str, ident: str, value: BaseModel, ttl_s: int | None = None) -> None:
+        ttl_s = self.ttl_s if ttl_s is None else ttl_s
+        if self.ttl_s > 0 and ttl_s > 0:
             text = value.model_dump_json(by_alias=True)
-            await self.redis.set(keys.cached(kind, ident), text, ex=self.ttl_s)
+            await self.redis.set(keys.cached(kind, ident), text, ex=ttl_s)
 
 
 def event_from_payload(delivery: Delivery) -> Event | None:
@@ -61,9 +62,12 @@ def issue_from_payload(delivery: Delivery, event: Event | None) -> Issue | None:
 
 
 async def fetch_issue_and_event(
-    delivery: Delivery, client: SentryClient | None, cache: FetchCache | None = None
+    delivery: Delivery, client: SentryClient | None, cache: FetchCache | None = None,
+    calls: list[str] | None = None,
 ) -> tuple[Issue, Event | None]:
-    """The current issue (fetched when a client is configured) and the event to analyse."""
+    """The current issue (fetched when a client is configured, with its stats and Sentry's
+    suspect-commit owners) and the event to analyse; `calls` collects the calls made."""
+    calls = [] if calls is None else calls
     assert delivery.issue_id is not None
     issue_id = delivery.issue_id
     event = event_from_payload(delivery)
@@ -71,19 +75,27 @@ async def fetch_issue_and_event(
         return issue_from_payload(delivery, event) or Issue(id=issue_id), event
     issue = await cache.get("issue", issue_id, Issue) if cache else None
     if issue is None:
-        issue = await client.get_issue(issue_id)
+        issue = await client.get_issue(issue_id, expand=("owners",))
+        calls.append("issue")
         if cache:
             await cache.put("issue", issue_id, issue)
     if event is None:
         event = await cache.get("event", issue_id, Event) if cache else None
     if event is None:
         try:
+            calls.append("event")
             event = await client.get_event(issue_id, "latest")
         except SentryNotFound:
             return issue, None  # an issue without a stored event is still analysed
         if cache:
             await cache.put("event", issue_id, event)
     return issue, event
+
+
+def actor_of(delivery: Delivery) -> dict[str, Any] | None:
+    """Who caused the delivery: a person re-opening an issue is not Sentry marking a regression."""
+    actor = delivery.body.get("actor")
+    return dict(actor) if isinstance(actor, dict) else None
 
 
 def now() -> datetime:

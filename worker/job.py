@@ -23,15 +23,15 @@ from shared.jobstore import RawJSON
 from shared.queue import ACTIVE_TTL_S, coalesce_kind, release_issue
 from shared.sentry.installs import NotInstalled
 from shared.sentry.redact import redact_json
-from shared.webhooks import InstallationWebhook, MetricAlertWebhook, parse_webhook
+from shared.webhooks import InstallationWebhook, MetricAlertWebhook, SeerWebhook, parse_webhook
 from worker.actions import Plan
-from worker.analysis.base import AnalysisContext, Finding
-from worker.analysis.registry import run_handlers
-from worker.context import FetchCache, fetch_issue_and_event, now
+from worker.analysis.base import Finding
+from worker.analyze import analyze
+from worker.context import now
 from worker.deps import WorkerDeps
-from worker.plan import build_plan
 from worker.priority import Priority, budget_wait_s, priority_of
 from worker.retry import IssueBusy, backoff_s, describe, is_transient
+from worker.seer import root_cause_arrived
 from worker.writeback import WriteBack, WriteResult
 
 log = structlog.get_logger("worker.job")
@@ -168,15 +168,14 @@ async def handle(deps: WorkerDeps, delivery: Delivery, retried: bool) -> Outcome
         return Outcome(JobState.SKIPPED, reason="echo of the responder's own write-back")
     client = await deps.clients.for_delivery(delivery)
     rules = deps.rules_for(client.organization if client is not None else None)
+    if isinstance(envelope, SeerWebhook):
+        async with issue_lock(deps, delivery.issue_id):
+            finding, results = await root_cause_arrived(deps.redis, envelope, client, deps.dry_run)
+        return Outcome(JobState.SUCCEEDED, [finding], writeback=results, reason="Seer root cause")
     async with issue_lock(deps, delivery.issue_id):
-        cache = FetchCache(deps.redis, deps.settings.cache_ttl_s)
-        issue, event = await fetch_issue_and_event(delivery, client, cache)
-        ctx = AnalysisContext(
-            resource=envelope.resource, action=envelope.action, issue=issue, event=event,
-            now=now(), options=rules.options(),
-        )
-        findings = run_handlers(deps.registry, ctx)
-        plan = build_plan(ctx, findings, rules)
+        analysis = await analyze(delivery, client, deps.redis, deps.settings, deps.registry, rules,
+                                 envelope.resource, envelope.action, now())
+        issue, findings, plan = analysis.ctx.issue, analysis.findings, analysis.plan
         if deps.dry_run or client is None:
             return Outcome(JobState.SUCCEEDED, findings, plan, reason="dry run: plan recorded only")
         writer = WriteBack(client, deps.redis, deps.settings.dedup_ttl_s)

@@ -106,6 +106,7 @@ class Rules(Strict):
     ownership: list[OwnershipRule] = Field(default_factory=list)
     classification: list[SignatureRule] = Field(default_factory=list)
     comment_template: str | None = None  # path, relative to the rules file
+    tag_keys: list[str] = Field(default_factory=list)  # tags whose spread the comment reports
     playbooks: list[Playbook] = Field(default_factory=list)
     template_text: str | None = Field(None, exclude=True)
 
@@ -120,6 +121,7 @@ class Rules(Strict):
             "thresholds": self.thresholds.model_dump(),
             "ownership": [r.model_dump() for r in self.ownership],
             "classification": [r.model_dump() for r in self.classification],
+            "tag_keys": list(self.tag_keys),
         }
 
 

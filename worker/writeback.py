@@ -85,12 +85,13 @@ class WriteBack:
             # One comment per issue that stays current: edit it rather than add another.
             try:
                 note = await self.client.update_comment(issue.id, note_id.decode(), text)
+                await self.redis.hset(keys.issue_comment(issue.id), mapping={"text": text})  # type: ignore[misc]
                 return WriteResult(kind="comment", ok=True, detail=f"edited {note.id}")
             except SentryNotFound:
                 pass  # someone deleted it: post a new one
         note = await self.client.add_comment(issue.id, text)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(keys.issue_comment(issue.id), mapping={"note_id": note.id})
+            pipe.hset(keys.issue_comment(issue.id), mapping={"note_id": note.id, "text": text})
             pipe.expire(keys.issue_comment(issue.id), COMMENT_MEMORY_S)
             await pipe.execute()
         return WriteResult(kind="comment", ok=True, detail=note.id)
