@@ -15,6 +15,7 @@ import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Any
 
@@ -25,6 +26,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from standin import org_issues, releases, scenarios, tags
+
 log = structlog.get_logger("standin")
 NOT_FOUND = {"detail": "The requested resource does not exist"}
 DEMO_TOKEN = "sntrys_standin_demo_token"
@@ -32,7 +35,7 @@ DEMO_TOKEN = "sntrys_standin_demo_token"
 
 def seed() -> dict[str, Any]:
     data: dict[str, Any] = json.loads(files("standin").joinpath("seed/issues.json").read_text())
-    return data
+    return scenarios.merged(data, datetime.now(UTC))
 
 
 class Dropped(Response):
@@ -65,12 +68,14 @@ class StandinState:
     calls: list[dict[str, Any]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     installations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # releases, commitfiles, tags (issue 21)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(5000))
 
     def reset(self) -> None:
         data = seed()
         self.issues = {i["id"]: i for i in copy.deepcopy(data["issues"])}
         self.events = copy.deepcopy(data["events"])
+        self.extra = copy.deepcopy({k: v for k, v in data.items() if k not in ("issues", "events")})
         self.notes, self.updates, self.calls, self.faults = {}, [], [], []
 
     def next_id(self) -> str:
@@ -199,9 +204,12 @@ class Standin:
     async def issue_list(self, request: Request) -> Response:
         async def handle(request: Request) -> Response:
             project = request.path_params.get("project")
+            query, period = request.query_params.get("query"), request.query_params.get("statsPeriod")
+            if not org_issues.valid_period(period):
+                return JSONResponse({"detail": f"Invalid statsPeriod: {period}"}, status_code=400)
             items = [
                 i for i in self.state.issues.values()
-                if project is None or i.get("project", {}).get("slug") == project
+                if (project is None or i.get("project", {}).get("slug") == project) and org_issues.matches(i, query)
             ]
             cursor = request.query_params.get("cursor", "0:0:0")
             try:
@@ -290,6 +298,7 @@ def create_standin(
         Route("/api/0/organizations/{org}/issues/", s.issue_list, methods=["GET"]),
         Route("/api/0/projects/{org}/{project}/issues/", s.issue_list, methods=["GET"]),
         Route("/api/0/sentry-app-installations/{uuid}/authorizations/", s.authorize, methods=["POST"]),
+        *releases.routes(s), *tags.routes(s),
         Route("/_standin/calls", s.control_calls),
         Route("/_standin/state", s.control_state),
         Route("/_standin/faults", s.control_faults, methods=["POST"]),

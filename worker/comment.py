@@ -39,6 +39,15 @@ def num(value: object) -> str:
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
+def duration(minutes: object) -> str:
+    """Minutes as a person says them: 20 min, 3 h, 6 d."""
+    if not isinstance(minutes, int):
+        return ""
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h" if minutes < 48 * 60 else f"{minutes // 1440} d"
+
+
 def hhmm(value: object) -> str:
     return value.strftime("%H:%M") if isinstance(value, datetime) else ""
 
@@ -88,12 +97,14 @@ def default_template() -> str:
 @lru_cache(maxsize=8)
 def _environment(strict: bool) -> SandboxedEnvironment:
     env = SandboxedEnvironment(
-        autoescape=False, trim_blocks=False, undefined=StrictUndefined if strict else Undefined
+        extensions=["jinja2.ext.do"], autoescape=False, trim_blocks=False,
+        undefined=StrictUndefined if strict else Undefined,
     )
     env.filters["code"] = code
     env.filters["md"] = md
     env.filters["num"] = num
     env.filters["hhmm"] = hhmm
+    env.filters["duration"] = duration
     return env
 
 

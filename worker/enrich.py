@@ -22,7 +22,7 @@ import structlog
 from pydantic import BaseModel
 
 from shared.sentry.client import SentryClient
-from shared.sentry.errors import SentryError
+from shared.sentry.errors import SentryError, SentryNotFound
 from shared.sentry.models import Event, Issue, ReleaseDetails, TagDistribution
 from worker.analysis.base import AnalysisContext
 from worker.analysis.changes import release_version
@@ -33,8 +33,9 @@ from worker.context import FetchCache
 log = structlog.get_logger("worker.enrich")
 
 RELATED_WINDOW_MIN = 10
-BACKEND_KEYS = ("server_name", "release", "environment", "transaction")
-FRONTEND_KEYS = ("browser", "release", "os", "url", "environment")
+# The release is told under "what changed", from the release itself: not a tag call here.
+BACKEND_KEYS = ("server_name", "transaction", "environment")
+FRONTEND_KEYS = ("browser", "os", "url", "environment")
 FRONTEND_PLATFORMS = {"javascript", "node", "cocoa", "android", "react-native", "flutter"}
 
 
@@ -56,6 +57,7 @@ class Wanted:
     ttl_s: int
     fetch: Callable[[], Awaitable[BaseModel]]
     value: BaseModel | None = field(default=None)
+    extra: bool = False
 
 
 def tag_keys(issue: Issue, event: Event | None, extra: list[str]) -> list[str]:
@@ -107,7 +109,9 @@ def wanted_facts(
         async def related() -> BaseModel:
             return IssueList(issues=await client.list_organization_issues(query, period))
         out.append(Wanted("related issues", "related", f"{org}:{query}", IssueList, limits.related_ttl_s, related))
-    out.extend(tags[1:])
+    for item in tags[1:]:
+        item.extra = True
+        out.append(item)
     return out
 
 
@@ -126,15 +130,16 @@ async def gather_facts(
         item.value = await cache.get(item.kind, item.ident, item.model) if cache else None
         if item.value is not None:
             continue
-        if budget_low:
-            facts.skipped.append(f"{item.name} (Sentry budget low)")
-        elif len(to_fetch) >= allowance:
-            facts.skipped.append(f"{item.name} (call allowance spent)")
-        else:
+        reason = "Sentry budget low" if budget_low else ("call allowance spent" if len(to_fetch) >= allowance else None)
+        if reason is None:
             to_fetch.append(item)
+        elif not item.extra:  # the further tag keys are a bonus: not missed aloud
+            facts.skipped.append(f"{item.name} ({reason})")
     results = await asyncio.gather(*(w.fetch() for w in to_fetch), return_exceptions=True)
     facts.calls += len(to_fetch)
     for item, result in zip(to_fetch, results, strict=True):
+        if isinstance(result, SentryNotFound) and item.kind == "tag":
+            continue  # the issue has no such tag: nothing to say, nothing missed
         if isinstance(result, SentryError):
             facts.skipped.append(f"{item.name} (Sentry answered {result.status or 'no answer'})")
             log.info("enrichment_failed", fact=item.name, error=str(result))

@@ -50,7 +50,10 @@ def request_line(event: Event) -> dict[str, Any] | None:
     if not url and not transaction:
         return None
     route = transaction or urlsplit(str(url)).path or str(url)
-    return {"method": request.get("method"), "route": route}
+    method = request.get("method")
+    if method and route.startswith(f"{method} "):  # a transaction name that carries the method
+        method = None
+    return {"method": method, "route": route}
 
 
 def trace_id(event: Event) -> str | None:

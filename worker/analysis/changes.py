@@ -60,7 +60,7 @@ def what_changed(ctx: AnalysisContext) -> Finding | None:
         ctx.issue.first_release.version if ctx.issue.first_release else None),
         "sentry_suspects": owners, "suspect": suspect_commit(ctx) if not owners else None,
         "deployed_to": None, "deployed_at": None, "released_at": None, "previous_release": None,
-        "minutes_after_deploy": None}
+        "minutes_after_deploy": None, "deployed_minutes_before": None}
     if release is not None:
         deploy = release.last_deploy
         data |= {"deployed_to": deploy.environment if deploy else None,
@@ -71,6 +71,8 @@ def what_changed(ctx: AnalysisContext) -> Finding | None:
         deployed = deploy.date_finished if deploy else None
         if deployed and began and 0 <= (began - deployed).total_seconds() <= DEPLOY_RELEVANT_S:
             data["minutes_after_deploy"] = _minutes_between(deployed, began)
+        elif deployed and began and began > deployed:
+            data["deployed_minutes_before"] = _minutes_between(deployed, began)
     if not version and not owners:
         return None
     parts = [f"release {version}"] if version else []

@@ -31,9 +31,9 @@ def baseline_per_hour(ctx: AnalysisContext) -> tuple[float, str] | None:
     hours = _series(issue.stats, "24h")[:-1]
     days = _series(issue.stats, "30d")[:-1]
     first = issue.first_seen
-    if first is not None:
-        hours = [(t, n) for t, n in hours if t >= first.replace(minute=0, second=0, microsecond=0)]
-        days = [(t, n) for t, n in days if t >= first.replace(hour=0, minute=0, second=0, microsecond=0)]
+    if first is not None:  # only whole buckets the issue lived through
+        hours = [(t, n) for t, n in hours if t >= first]
+        days = [(t, n) for t, n in days if t >= first]
     if len(days) >= 3:
         return median(n for _, n in days) / 24, f"median day of the previous {len(days)} days"
     if len(hours) >= 3:
@@ -49,6 +49,13 @@ def spike_start(hours: list[tuple[datetime, int]], threshold: float) -> datetime
             break
         start = at
     return start
+
+
+def regressed_at(activity: list[dict[str, Any]]) -> datetime | None:
+    """When Sentry marked the regression (its `set_regression` activity, newest first)."""
+    mark = next((a for a in activity if a.get("type") == "set_regression"), None)
+    when = mark.get("dateCreated") if mark else None
+    return datetime.fromisoformat(str(when).replace("Z", "+00:00")) if when else None
 
 
 def sentry_status(ctx: AnalysisContext) -> dict[str, Any]:
@@ -80,12 +87,16 @@ def trend(ctx: AnalysisContext, spike_multiplier: float = DEFAULTS["spike_multip
         return None
     last_at, last_hour = hours[-1]
     base = baseline_per_hour(ctx)
-    multiplier = round(last_hour / base[0], 1) if base and base[0] > 0 else None
+    # The current bucket is the hour so far: compared with the share of an hour that has passed.
+    elapsed = min(max((ctx.now - last_at).total_seconds() / 3600, 1 / 60), 1.0)
+    multiplier = round(last_hour / (base[0] * elapsed), 1) if base and base[0] > 0 else None
     young = issue.first_seen is not None and ctx.now - issue.first_seen <= timedelta(hours=24)
     new = issue.substatus == "new" or (issue.substatus is None and young)
     spiking = multiplier is not None and multiplier >= spike_multiplier
     threshold = max(base[0] * 2, 1.0) if base else 0.0
     started = issue.first_seen if new else (spike_start(hours, threshold) if spiking else None)
+    if issue.substatus == "regressed":
+        started = regressed_at(issue.activity) or started
     return Trend(last_hour, last_at, sum(n for _, n in hours), base, multiplier, new, spiking, started)
 
 
@@ -110,6 +121,7 @@ def assess_impact(ctx: AnalysisContext) -> Finding | None:
     baseline = round(t.baseline[0], 1) if t.baseline else None
     data |= {
         "has_stats": True, "last_hour": t.last_hour, "last_hour_from": t.last_hour_from,
+        "minutes_in_hour": int(min((ctx.now - t.last_hour_from).total_seconds() // 60, 60)),
         "stale": ctx.now - t.last_hour_from > timedelta(hours=2),
         "events_24h": t.events_24h, "baseline_per_hour": baseline,
         "baseline_window": t.baseline[1] if t.baseline else None,

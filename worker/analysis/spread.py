@@ -8,6 +8,7 @@ from typing import Any
 from shared.sentry.models import TagDistribution
 from worker.analysis.base import AnalysisContext, Finding
 
+USUAL = {("environment", "production"), ("environment", "prod")}  # true of nearly every issue: not news
 CONCENTRATED = 0.9  # one value carries at least this share of the issue's events
 NOUNS = {"server_name": "hosts", "browser": "browsers", "os": "systems", "release": "releases",
          "environment": "environments", "transaction": "transactions", "url": "URLs"}
@@ -26,7 +27,9 @@ def concentration(tag: TagDistribution) -> dict[str, Any] | None:
 
 
 def who_is_affected(ctx: AnalysisContext) -> Finding | None:
-    found = [c for c in (concentration(t) for t in ctx.facts.tags) if c is not None]
+    said = ctx.event.release if ctx.event else None  # the release is stated under "what changed"
+    found = [c for c in (concentration(t) for t in ctx.facts.tags) if c is not None
+             and not (c["key"] == "release" and c["value"] == said) and (c["key"], c["value"]) not in USUAL]
     issue = ctx.issue
     if not found and not issue.user_count and not issue.user_report_count:
         return None
