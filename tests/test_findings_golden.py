@@ -7,67 +7,26 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
 from redis.asyncio import Redis
 
-from shared.jobs import Delivery
-from shared.sentry.client import SentryClient
-from shared.settings import Settings
-from standin import scenarios
-from standin.app import DEMO_TOKEN, create_standin
+from bench.findings import StoryRunner
 from tests.test_comment import check_golden
-from worker.analysis.registry import default_registry
-from worker.analyze import Analysis, analyze
-from worker.writeback import WriteBack
 
 NOW = datetime(2026, 11, 24, 12, 40, tzinfo=UTC)
 MAX_CALLS = 8
 
 
-class Story:
-    def __init__(self, redis: Redis, settings: Settings) -> None:
-        self.app = create_standin()
-        self.state = self.app.state.standin
-        data = scenarios.build(NOW)
-        self.state.issues.update({i["id"]: i for i in data["issues"]})
-        self.state.events.update(data["events"])
-        self.state.extra = {k: v for k, v in data.items() if k not in ("issues", "events")}
-        self.transport = httpx.ASGITransport(app=self.app)
-        self.redis, self.settings = redis, settings
-
-    def client(self) -> SentryClient:
-        return SentryClient("http://standin/api/0/", DEMO_TOKEN, "demo-org", transport=self.transport)
-
-    async def run(self, issue_id: str, delivery_id: str | None = None) -> tuple[Analysis, str, list[str]]:
-        """One delivery for the issue through analysis and write-back: the comment and the calls."""
-        action, actor = scenarios.DELIVERIES[issue_id]
-        before = len(self.state.calls)
-        delivery = Delivery(
-            id=delivery_id or f"golden-{issue_id}", resource="issue", action=action, received_at=NOW.timestamp(),
-            issue_id=issue_id, body={"action": action, "actor": actor, "data": {"issue": self.state.issues[issue_id]}},
-        )
-        async with self.client() as client:
-            from worker.rules import Rules
-
-            analysis = await analyze(delivery, client, self.redis, self.settings, default_registry(False),
-                                     Rules.default(), "issue", action, NOW)
-            await WriteBack(client, self.redis, 3600).execute(analysis.plan, analysis.ctx.issue, delivery.id, False)
-        calls = [f"{c['method']} {c['endpoint']}" for c in self.state.calls[before:]]
-        text = self.state.notes[issue_id][0]["data"]["text"]
-        return analysis, text, calls
-
-
 @pytest.fixture
-async def story(redis: Redis, make_settings: Any) -> Story:
-    return Story(redis, make_settings())
+async def story(redis: Redis, make_settings: Any) -> StoryRunner:
+    return StoryRunner(redis, make_settings(), NOW)
 
 
 def summary(text: str) -> list[str]:
     return text.split("\n\n", 1)[0].splitlines()
 
 
-async def test_django_timeout_right_after_a_deploy(story: Story) -> None:
+async def test_django_timeout_right_after_a_deploy(story: StoryRunner) -> None:
     analysis, text, calls = await story.run("4001")
     check_golden("findings_django_after_deploy.md", text)
     head = summary(text)
@@ -85,7 +44,7 @@ async def test_django_timeout_right_after_a_deploy(story: Story) -> None:
     assert analysis.ctx.facts.skipped == []
 
 
-async def test_minified_javascript_without_source_maps(story: Story) -> None:
+async def test_minified_javascript_without_source_maps(story: StoryRunner) -> None:
     _, text, calls = await story.run("4004")
     check_golden("findings_minified_js.md", text)
     assert "**Source maps missing** for `runner-4.1.7.min.js`" in text
@@ -94,7 +53,7 @@ async def test_minified_javascript_without_source_maps(story: Story) -> None:
     assert len(calls) <= MAX_CALLS, calls
 
 
-async def test_java_npe_on_one_host_of_twelve(story: Story) -> None:
+async def test_java_npe_on_one_host_of_twelve(story: StoryRunner) -> None:
     _, text, calls = await story.run("4002")
     check_golden("findings_java_one_host.md", text)
     assert "98% on server\\_name `web-7` (1 of 12 hosts)" in text
@@ -103,7 +62,7 @@ async def test_java_npe_on_one_host_of_twelve(story: Story) -> None:
     assert len(calls) <= MAX_CALLS, calls
 
 
-async def test_old_go_panic_spiking_twenty_fold(story: Story) -> None:
+async def test_old_go_panic_spiking_twenty_fold(story: StoryRunner) -> None:
     _, text, calls = await story.run("4005")
     check_golden("findings_go_spike.md", text)
     head = summary(text)
@@ -115,7 +74,7 @@ async def test_old_go_panic_spiking_twenty_fold(story: Story) -> None:
     assert len(calls) <= MAX_CALLS, calls
 
 
-async def test_reopened_by_a_person_next_to_one_sentry_marked_regressed(story: Story) -> None:
+async def test_reopened_by_a_person_next_to_one_sentry_marked_regressed(story: StoryRunner) -> None:
     _, person, person_calls = await story.run("4006")
     _, regressed, regressed_calls = await story.run("4003")
     check_golden("findings_reopened_by_person.md", person)
@@ -129,13 +88,13 @@ async def test_reopened_by_a_person_next_to_one_sentry_marked_regressed(story: S
     assert len(person_calls) <= MAX_CALLS and len(regressed_calls) <= MAX_CALLS
 
 
-async def test_a_release_is_fetched_once_for_all_its_issues(story: Story) -> None:
+async def test_a_release_is_fetched_once_for_all_its_issues(story: StoryRunner) -> None:
     await story.run("4001")
     await story.run("4006")  # same release, backend@2.4.1: cached
     assert [c["endpoint"] for c in story.state.calls].count("release") == 1
 
 
-async def test_low_budget_skips_the_enrichments_never_the_comment(story: Story) -> None:
+async def test_low_budget_skips_the_enrichments_never_the_comment(story: StoryRunner) -> None:
     story.settings = story.settings.model_copy(update={"analysis_max_calls": 4})
     analysis, text, calls = await story.run("4001")
     assert len(calls) <= 4, calls

@@ -26,6 +26,7 @@ from worker.context import FetchCache, actor_of, fetch_issue_and_event
 from worker.enrich import EnrichLimits, gather_facts
 from worker.plan import build_plan
 from worker.rules import Rules
+from worker.singleflight import SingleFlight
 
 
 @dataclass
@@ -52,6 +53,7 @@ async def load_root_cause(redis: Redis, issue_id: str) -> dict[str, object] | No
 async def analyze(
     delivery: Delivery, client: SentryClient | None, redis: Redis, settings: Settings,
     registry: HandlerRegistry, rules: Rules, resource: str, action: str, now: datetime,
+    flights: SingleFlight | None = None,
 ) -> Analysis:
     assert delivery.issue_id is not None
     cache = FetchCache(redis, settings.cache_ttl_s)
@@ -65,7 +67,8 @@ async def analyze(
     if client is not None:
         allowance = settings.analysis_max_calls - len(calls) - len(plan.actions)
         limits = EnrichLimits(settings.release_cache_ttl_s, settings.tags_cache_ttl_s, settings.cache_ttl_s)
-        facts = await gather_facts(client, cache, ctx, allowance, await budget_low(client, settings), limits)
+        low = await budget_low(client, settings)
+        facts = await gather_facts(client, cache, ctx, allowance, low, limits, flights)
         facts.calls += len(calls)
         ctx = replace(ctx, facts=facts)
         findings = run_handlers(registry, ctx)

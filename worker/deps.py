@@ -13,6 +13,7 @@ from worker.analysis.registry import HandlerRegistry
 from worker.metrics import WorkerMetrics
 from worker.rules import Rules
 from worker.sentry_clients import SentryClients
+from worker.singleflight import SingleFlight
 
 
 @dataclass
@@ -26,6 +27,7 @@ class WorkerDeps:
     rules: Rules
     rules_by_org: dict[str, Rules] = field(default_factory=dict)  # RESPONDER_RULES_DIR/<org>.yaml
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
+    flights: SingleFlight = field(default_factory=SingleFlight)  # shared optional fetches (issue 21)
 
     @property
     def dry_run(self) -> bool:

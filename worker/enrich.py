@@ -4,7 +4,10 @@ Every fact costs Sentry calls from the shared budget, so: what is shared between
 in Redis (a release and its changed files per release, tag distributions per issue for a few
 minutes, the related-issues query for a minute); the rest is fetched at once (asyncio.gather);
 and at most `allowance` calls are made, in the order of what an on-call engineer asks first (what
-changed, who, one incident or many). When the shared budget is low nothing optional is fetched.
+changed, who, one incident or many). Who: the most telling tag key for the platform (server_name,
+browser), plus any key the rules file names (`tag_keys`). One incident: one search of the issues
+first seen in the last hours serves every issue of the organization for a minute; each keeps those
+first seen within ten minutes of its own start. When the shared budget is low nothing optional is fetched.
 A fact that is not fetched, or that Sentry refuses, is named in `Facts.skipped`; it never fails
 the job nor keeps the comment from being written.
 """
@@ -29,10 +32,12 @@ from worker.analysis.changes import release_version
 from worker.analysis.facts import CommitFiles, Facts, IssueList, RelatedWindow
 from worker.analysis.impact import trend
 from worker.context import FetchCache
+from worker.singleflight import SingleFlight
 
 log = structlog.get_logger("worker.enrich")
 
 RELATED_WINDOW_MIN = 10
+RECENT_HOURS = 6
 # The release is told under "what changed", from the release itself: not a tag call here.
 BACKEND_KEYS = ("server_name", "transaction", "environment")
 FRONTEND_KEYS = ("browser", "os", "url", "environment")
@@ -69,14 +74,26 @@ def tag_keys(issue: Issue, event: Event | None, extra: list[str]) -> list[str]:
     return [k for k in ordered if k in present] if present else ordered
 
 
-def related_query(around: datetime, now: datetime) -> tuple[str, str] | None:
-    """Sentry search for issues first seen within the window, and a statsPeriod that covers it."""
+def recent_query(now: datetime) -> tuple[str, str]:
+    """One search serves every issue of the organization for a minute: the issues first seen in
+    the last hours (newest first); each analysis keeps those within its own window."""
+    since = (now - timedelta(hours=RECENT_HOURS)).replace(second=0, microsecond=0)
+    return f"firstSeen:>={since:%Y-%m-%dT%H:%M:%S}", f"{RECENT_HOURS}h"
+
+
+def window_query(around: datetime, now: datetime) -> tuple[str, str] | None:
+    """For an episode older than the recent search: issues first seen within its own window."""
     start, end = around - timedelta(minutes=RELATED_WINDOW_MIN), around + timedelta(minutes=RELATED_WINDOW_MIN)
     hours = math.ceil((now - start).total_seconds() / 3600) + 1
     if hours > 90 * 24:
         return None
     query = f"firstSeen:>={start:%Y-%m-%dT%H:%M:%S} firstSeen:<={end:%Y-%m-%dT%H:%M:%S}"
     return query, f"{hours}h" if hours <= 24 else f"{math.ceil(hours / 24)}d"
+
+
+def episode_start(ctx: AnalysisContext) -> datetime | None:
+    episode = trend(ctx)
+    return (episode.started_at if episode else None) or ctx.issue.first_seen
 
 
 def wanted_facts(
@@ -100,18 +117,21 @@ def wanted_facts(
                    (lambda k=key: client.get_issue_tag(issue.id, k)))  # type: ignore[misc]
             for key in tag_keys(issue, event, list(ctx.options.get("tag_keys", [])))]
     out.extend(tags[:1])
-    episode = trend(ctx)
-    around = (episode.started_at if episode else None) or issue.first_seen
-    window = related_query(around, ctx.now) if around else None
+    around = episode_start(ctx)
+    reach = timedelta(hours=RECENT_HOURS) - timedelta(minutes=RELATED_WINDOW_MIN)
+    recent = around is not None and ctx.now - around < reach
+    window = (recent_query(ctx.now) if recent else window_query(around, ctx.now)) if around else None
     if window is not None:
         query, period = window
 
         async def related() -> BaseModel:
             return IssueList(issues=await client.list_organization_issues(query, period))
         out.append(Wanted("related issues", "related", f"{org}:{query}", IssueList, limits.related_ttl_s, related))
+    asked = set(ctx.options.get("tag_keys", []))
     for item in tags[1:]:
-        item.extra = True
-        out.append(item)
+        if item.name.removeprefix("tag ") in asked:  # the rules file asked for these: worth a call
+            item.extra = True
+            out.append(item)
     return out
 
 
@@ -122,21 +142,28 @@ async def gather_facts(
     allowance: int,
     budget_low: bool,
     limits: EnrichLimits,
+    flights: SingleFlight | None = None,
 ) -> Facts:
     facts = ctx.facts.model_copy()
     wanted = wanted_facts(client, ctx, limits)
+    flights = flights or SingleFlight()
     to_fetch: list[Wanted] = []
+    pending: list[Awaitable[Any]] = []
+    calls = 0
     for item in wanted:
         item.value = await cache.get(item.kind, item.ident, item.model) if cache else None
         if item.value is not None:
             continue
-        reason = "Sentry budget low" if budget_low else ("call allowance spent" if len(to_fetch) >= allowance else None)
-        if reason is None:
+        key = f"{item.kind}:{item.ident}"
+        reason = "Sentry budget low" if budget_low else ("call allowance spent" if calls >= allowance else None)
+        if flights.joins(key) or reason is None:  # joining another job's call costs nothing
+            calls += 0 if flights.joins(key) else 1
             to_fetch.append(item)
+            pending.append(flights.start(key, fetch_and_keep(item, cache)))
         elif not item.extra:  # the further tag keys are a bonus: not missed aloud
             facts.skipped.append(f"{item.name} ({reason})")
-    results = await asyncio.gather(*(w.fetch() for w in to_fetch), return_exceptions=True)
-    facts.calls += len(to_fetch)
+    results = await asyncio.gather(*pending, return_exceptions=True)
+    facts.calls += calls
     for item, result in zip(to_fetch, results, strict=True):
         if isinstance(result, SentryNotFound) and item.kind == "tag":
             continue  # the issue has no such tag: nothing to say, nothing missed
@@ -147,9 +174,19 @@ async def gather_facts(
             raise result
         else:
             item.value = result
-            if cache:
-                await cache.put(item.kind, item.ident, result, ttl_s=item.ttl_s)
     return apply(facts, wanted, ctx)
+
+
+def fetch_and_keep(item: Wanted, cache: FetchCache | None) -> Callable[[], Awaitable[BaseModel]]:
+    """The call, and the cache filled before anyone waiting on the call hears of the result, so a
+    job starting in between finds it cached."""
+    async def run() -> BaseModel:
+        value = await item.fetch()
+        if cache:
+            await cache.put(item.kind, item.ident, value, ttl_s=item.ttl_s)
+        return value
+
+    return run
 
 
 def apply(facts: Facts, wanted: list[Wanted], ctx: AnalysisContext) -> Facts:
@@ -159,9 +196,9 @@ def apply(facts: Facts, wanted: list[Wanted], ctx: AnalysisContext) -> Facts:
     facts.commit_files = files.files if isinstance(files, CommitFiles) else None
     facts.tags = [v for k, v in values.items() if k.startswith("tag ") and isinstance(v, TagDistribution)]
     related = values.get("related issues")
-    if isinstance(related, IssueList):
-        episode = trend(ctx)
-        around = (episode.started_at if episode else None) or ctx.issue.first_seen
-        assert around is not None
-        facts.related = RelatedWindow(around=around, minutes=RELATED_WINDOW_MIN, issues=related.issues)
+    around = episode_start(ctx)
+    if isinstance(related, IssueList) and around is not None:
+        near = timedelta(minutes=RELATED_WINDOW_MIN)
+        issues = [i for i in related.issues if i.first_seen is not None and abs(i.first_seen - around) <= near]
+        facts.related = RelatedWindow(around=around, minutes=RELATED_WINDOW_MIN, issues=issues)
     return facts

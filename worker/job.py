@@ -174,7 +174,7 @@ async def handle(deps: WorkerDeps, delivery: Delivery, retried: bool) -> Outcome
         return Outcome(JobState.SUCCEEDED, [finding], writeback=results, reason="Seer root cause")
     async with issue_lock(deps, delivery.issue_id):
         analysis = await analyze(delivery, client, deps.redis, deps.settings, deps.registry, rules,
-                                 envelope.resource, envelope.action, now())
+                                 envelope.resource, envelope.action, now(), deps.flights)
         issue, findings, plan = analysis.ctx.issue, analysis.findings, analysis.plan
         if deps.dry_run or client is None:
             return Outcome(JobState.SUCCEEDED, findings, plan, reason="dry run: plan recorded only")
