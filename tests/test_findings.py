@@ -143,3 +143,14 @@ def test_the_standin_search_keeps_issues_first_seen_in_the_window() -> None:
     assert org_issues.matches(issue, "firstSeen:>=2026-11-24T09:00:00 firstSeen:<=2026-11-24T09:10:00")
     assert not org_issues.matches(issue, "firstSeen:>2026-11-24T09:05:00")
     assert org_issues.valid_period("24h") and not org_issues.valid_period("soon")
+
+
+def test_only_writes_that_change_something_are_reserved() -> None:
+    from worker.actions import AssignAction, CommentAction, Plan, StatusAction
+    from worker.analyze import writes_needed
+
+    issue = Issue.model_validate({"id": "1", "status": "unresolved", "assignedTo": {"type": "team", "id": "3"}})
+    plan = Plan(actions=[CommentAction(body="x"), AssignAction(assignee="team:3"), StatusAction(status="unresolved")])
+    assert writes_needed(plan, issue) == 1
+    plan = Plan(actions=[CommentAction(body="x"), AssignAction(assignee="team:4"), StatusAction(status="ignored")])
+    assert writes_needed(plan, issue) == 3

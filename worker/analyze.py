@@ -17,8 +17,9 @@ from redis.asyncio import Redis
 from shared import keys
 from shared.jobs import Delivery
 from shared.sentry.client import SentryClient
+from shared.sentry.models import Issue
 from shared.settings import Settings
-from worker.actions import Plan
+from worker.actions import AssignAction, Plan, StatusAction
 from worker.analysis.base import AnalysisContext, Finding
 from worker.analysis.facts import Facts
 from worker.analysis.registry import HandlerRegistry, run_handlers
@@ -34,6 +35,22 @@ class Analysis:
     ctx: AnalysisContext
     findings: list[Finding]
     plan: Plan
+
+
+def writes_needed(plan: Plan, issue: Issue) -> int:
+    """Sentry calls the write-back will make: a status the issue already has or an assignee it
+    already has costs none (worker/writeback.py skips them the same way)."""
+    calls = 0
+    for action in plan.actions:
+        if isinstance(action, StatusAction):
+            calls += not (issue.status == action.status and action.substatus in (None, issue.substatus))
+        elif isinstance(action, AssignAction):
+            current = issue.assigned_to
+            calls += not (current is not None and action.assignee in (
+                f"{current.type}:{current.id}", current.name, current.email))
+        else:
+            calls += 1
+    return calls
 
 
 async def budget_low(client: SentryClient, settings: Settings) -> bool:
@@ -65,7 +82,7 @@ async def analyze(
     findings = run_handlers(registry, ctx)
     plan = build_plan(ctx, findings, rules)
     if client is not None:
-        allowance = settings.analysis_max_calls - len(calls) - len(plan.actions)
+        allowance = settings.analysis_max_calls - len(calls) - writes_needed(plan, issue)
         limits = EnrichLimits(settings.release_cache_ttl_s, settings.tags_cache_ttl_s, settings.cache_ttl_s)
         low = await budget_low(client, settings)
         facts = await gather_facts(client, cache, ctx, allowance, low, limits, flights)
