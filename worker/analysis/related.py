@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from worker.analysis.base import AnalysisContext, Finding
 from worker.analysis.classify import classify
 
 LIKELY_ONE_INCIDENT = 2  # at least this many others alike in the window
+SAFE_LINK = re.compile(r"^https?://[^\s()\[\]<>`]+$")  # Sentry's permalink, nothing that breaks a link
+
+
+def safe_link(url: str | None) -> str | None:
+    return url if url and SAFE_LINK.match(url) else None
 
 
 def related_issues(ctx: AnalysisContext) -> Finding | None:
@@ -25,7 +31,7 @@ def related_issues(ctx: AnalysisContext) -> Finding | None:
         if found is not None and category not in (None, "unclassified") and found.data.get("category") == category:
             alike.append(other)
     projects = Counter(i.project.slug or "?" for i in others)
-    listed = [{"short_id": i.short_id or i.id, "title": i.title, "link": i.permalink,
+    listed = [{"short_id": i.short_id or i.id, "title": i.title, "link": safe_link(i.permalink),
                "project": i.project.slug, "first_seen": i.first_seen} for i in others[:5]]
     one_incident = len(alike) >= LIKELY_ONE_INCIDENT
     summary = f"{len(others)} other issues started within {window.minutes} min"
