@@ -169,6 +169,8 @@ async def handle(deps: WorkerDeps, delivery: Delivery, retried: bool) -> Outcome
     client = await deps.clients.for_delivery(delivery)
     rules = deps.rules_for(client.organization if client is not None else None)
     if isinstance(envelope, SeerWebhook):
+        if envelope.action != "root_cause_completed" or not envelope.data.root_cause:
+            return Outcome(JobState.SKIPPED, reason=f"seer.{envelope.action} carries no root cause")
         async with issue_lock(deps, delivery.issue_id):
             finding, results = await root_cause_arrived(deps.redis, envelope, client, deps.dry_run)
         return Outcome(JobState.SUCCEEDED, [finding], writeback=results, reason="Seer root cause")
