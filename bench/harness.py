@@ -64,7 +64,7 @@ def process(args: list[str], env: Mapping[str, str] | None = None) -> Iterator[s
             print(f"{args[-1]}: output kept in {log.name}", file=sys.stderr)
 
 
-def wait_http(url: str, timeout_s: float = 20.0) -> None:
+def wait_http(url: str, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with contextlib.suppress(httpx.HTTPError):

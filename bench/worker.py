@@ -108,7 +108,7 @@ def wait_done(redis_url: str, count: int, timeout_s: float = 600) -> None:
         time.sleep(0.02)
 
 
-def wait_ready(redis_url: str, processes: int, timeout_s: float = 30) -> None:
+def wait_ready(redis_url: str, processes: int, timeout_s: float = 120) -> None:
     """Until every worker process has started and reported its heartbeat."""
     client = sync_redis.Redis.from_url(redis_url)
     deadline = time.monotonic() + timeout_s

@@ -7,6 +7,7 @@ PREFIX = "responder:"
 JOBS_BY_TIME = PREFIX + "jobs"  # zset: delivery id -> received at (s)
 DEAD_LETTER = PREFIX + "dead"  # zset: delivery id -> died at (s)
 WORKER_HEARTBEATS = PREFIX + "workers"  # hash: worker name -> last heartbeat (s)
+WORKER_REDIS_OUTAGES = PREFIX + "workers:redis_outages"  # hash: worker name -> JSON of its last Redis outage
 INSTALLATIONS_BY_ORG = PREFIX + "installations"  # hash: organization slug -> installation uuid
 ISSUE = PREFIX + "issue:"  # per-issue keys below; the intake script builds them the same way
 

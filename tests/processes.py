@@ -58,7 +58,7 @@ class Proc:
         self.popen.wait()
 
 
-def wait_http(url: str, timeout_s: float = 20.0) -> None:
+def wait_http(url: str, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with contextlib.suppress(httpx.HTTPError):

@@ -118,7 +118,7 @@ def assert_one_comment_each(stack: Stack, issue_ids: list[str]) -> None:
     assert len(posted) == len(issue_ids)
 
 
-def wait_until(check: Any, timeout_s: float = 20.0) -> None:
+def wait_until(check: Any, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not check():
         assert time.monotonic() < deadline, "condition not reached"
@@ -176,8 +176,9 @@ def test_sentry_failing_for_a_while_jobs_retry_then_succeed_within_budget(stack:
     ids = post_issues(stack, issue_ids)
     w = worker({**stack.env, "RESPONDER_SENTRY_RATE_LIMIT_PER_MIN": str(budget)})
     try:
-        time.sleep(2)
-        stack.standin("/_standin/faults", {"latency_s": 0.0})  # slow for a while, then well again
+        # Slow for a while (until a few calls met the faults), then well again.
+        wait_until(lambda: stack.standin("/_standin/calls")["total"] >= 6)
+        stack.standin("/_standin/faults", {"latency_s": 0.0})
         stack.wait(ids, {"succeeded"}, timeout_s=90)
     except AssertionError:
         print(w.log()[-20000:])

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+import redis as sync_redis
 import uvicorn
 from typer.testing import CliRunner
 
@@ -17,6 +16,7 @@ from gateway.app import create_app
 from shared.embedded_redis import EmbeddedRedis, free_port
 from shared.settings import load_settings
 from tests.conftest import SECRET
+from tests.processes import wait_http
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def env(redis_server: EmbeddedRedis, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     values = {"SENTRY_CLIENT_SECRET": SECRET, "REDIS_URL": redis_server.url}
+    # The session's Redis holds earlier tests' jobs: start empty, or a delivery folds into one of them.
+    sync_redis.Redis.from_url(redis_server.url).flushdb()
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     return values
@@ -38,12 +40,7 @@ def gateway_url(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if httpx.get(url + "/healthz").status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.05)
+    wait_http(url + "/healthz")
     yield url
     server.should_exit = True
     thread.join(timeout=10)

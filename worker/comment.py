@@ -1,13 +1,13 @@
 """Render the responder's Markdown comment from a template a user can replace.
 
-Text from events is untrusted: the template environment is sandboxed, values go through the
-`code` filter (a code span that no backtick can break out of) or `md` (Markdown escaped), and the
-whole comment is redacted before it leaves (shared/sentry/redact.py).
+Text from events is untrusted: the template environment is sandboxed, and every `{{ value }}` is
+redacted, then Markdown-escaped by default (the environment's `finalize`, worker/markdown.py), so a
+finding added to the template is safe without anyone remembering a filter; `code` makes a code
+span instead. The rendered comment is redacted once more before it leaves.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from functools import lru_cache
 from importlib.resources import files
@@ -15,23 +15,13 @@ from importlib.resources import files
 from jinja2 import StrictUndefined, Template, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from shared.sentry.redact import redact
 from worker.actions import Action, AssignAction, StatusAction
 from worker.analysis.base import AnalysisContext, Finding
 from worker.analysis.registry import BUILTINS
+from worker.analysis.related import SAFE_LINK
+from worker.markdown import Markdown, code, md, redact_markdown
 
-MAX_VALUE = 300
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
-
-
-def code(value: object) -> str:
-    text = " ".join(str(value if value is not None else "").split())[:MAX_VALUE]
-    return "`" + text.replace("`", "'") + "`" if text else ""
-
-
-def md(value: object) -> str:
-    text = " ".join(str(value if value is not None else "").split())[:MAX_VALUE]
-    return _MD_SPECIAL.sub(r"\\\1", text)
+__all__ = ["code", "md", "render_comment"]
 
 
 def num(value: object) -> str:
@@ -55,16 +45,22 @@ def hhmm(value: object) -> str:
 ROOT_CAUSE_HEADING = "**Sentry's root cause (Seer):**"
 
 
-def root_cause_section(finding: Finding | None) -> str:
-    """The root-cause paragraph, the same whether rendered with the comment or spliced into it."""
+def root_cause_section(finding: Finding | None) -> Markdown:
+    """The root-cause paragraph, the same whether rendered with the comment or spliced into it;
+    Seer's text is escaped like event text."""
     if finding is None:
-        return ""
+        return Markdown("")
     data = finding.data
     text = f"{ROOT_CAUSE_HEADING} {md(data.get('description') or '')}"
     if data.get("key_step"):
         text += f" Key step: {md(data['key_step'])}"
         text += f" ({code(data['file'])})" if data.get("file") else ""
-    return text.strip()
+    return Markdown(text.strip())
+
+
+def link(url: object) -> Markdown:
+    """Template filter: a plain http(s) URL for a Markdown link target, or nothing."""
+    return Markdown(url) if isinstance(url, str) and SAFE_LINK.match(url) else Markdown("")
 
 
 def describe_action(action: Action) -> str:
@@ -96,15 +92,16 @@ def default_template() -> str:
 
 @lru_cache(maxsize=8)
 def _environment(strict: bool) -> SandboxedEnvironment:
+    # finalize=md: what a template prints is escaped unless a filter already made it Markdown.
     env = SandboxedEnvironment(
-        extensions=["jinja2.ext.do"], autoescape=False, trim_blocks=False,
-        undefined=StrictUndefined if strict else Undefined,
+        autoescape=False, trim_blocks=False, undefined=StrictUndefined if strict else Undefined, finalize=md
     )
     env.filters["code"] = code
     env.filters["md"] = md
     env.filters["num"] = num
     env.filters["hhmm"] = hhmm
     env.filters["duration"] = duration
+    env.filters["link"] = link
     return env
 
 
@@ -136,4 +133,4 @@ def render_comment(
         skipped=ctx.facts.skipped,
         root_cause_section=root_cause_section(by_name.get("root_cause")),
     )
-    return redact(text.strip())
+    return redact_markdown(text.strip())

@@ -11,6 +11,7 @@ from shared.queue import DeliveryQueue
 from shared.settings import Settings
 from worker.analysis.registry import HandlerRegistry
 from worker.metrics import WorkerMetrics
+from worker.redis_health import RedisHealth
 from worker.rules import Rules
 from worker.sentry_clients import SentryClients
 from worker.singleflight import SingleFlight
@@ -27,6 +28,7 @@ class WorkerDeps:
     rules: Rules
     rules_by_org: dict[str, Rules] = field(default_factory=dict)  # RESPONDER_RULES_DIR/<org>.yaml
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
+    redis_health: RedisHealth = field(default_factory=RedisHealth)  # shared with arq's edges
     flights: SingleFlight = field(default_factory=SingleFlight)  # shared optional fetches (issue 21)
 
     @property

@@ -30,6 +30,7 @@ from worker.analyze import analyze
 from worker.context import now
 from worker.deps import WorkerDeps
 from worker.priority import Priority, budget_wait_s, priority_of
+from worker.redis_health import redis_down
 from worker.retry import IssueBusy, backoff_s, describe, is_transient
 from worker.seer import root_cause_arrived
 from worker.writeback import WriteBack, WriteResult
@@ -58,6 +59,18 @@ class Outcome:
 
 
 async def process_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
+    """The arq job. A try that loses Redis midway ends there and runs again once Redis is back
+    (the worker logs the outage once); its write-back is idempotent, so nothing is doubled."""
+    deps: WorkerDeps = ctx["deps"]
+    try:
+        return await run_delivery(ctx, delivery_id)
+    except Exception as exc:
+        if not redis_down(exc):
+            raise
+        raise Retry(defer=deps.redis_health.lost(exc)) from None
+
+
+async def run_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
     deps: WorkerDeps = ctx["deps"]
     attempt: int = ctx.get("job_try") or 1
     record = await deps.store.get(delivery_id)

@@ -1,9 +1,14 @@
-"""The worker process: arq settings, start-up (clients, rules, handlers), heartbeat and retention."""
+"""The worker process: arq settings, start-up (clients, rules, handlers), heartbeat and retention.
+
+The process rides out Redis outages (worker/arq_worker.py, worker/redis_health.py): it exits only
+on a signal or a configuration error.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import socket
 import time
@@ -11,10 +16,10 @@ from typing import Any
 
 import httpx
 import structlog
-from arq import Worker
 from arq.connections import RedisSettings
 from arq.worker import func
 from redis.asyncio import Redis
+from redis.exceptions import AuthenticationError
 
 from shared import keys
 from shared.installations import InstallationStore, TokenCipher
@@ -24,11 +29,13 @@ from shared.queue import PROCESS_DELIVERY, DeliveryQueue, deserialize, serialize
 from shared.sentry.client import SentryClient
 from shared.sentry.installs import InstallationAuth, InstallationTokens
 from shared.sentry.ratelimit import RedisRateLimiter
-from shared.settings import Settings
+from shared.settings import Settings, SettingsError
 from worker.analysis.registry import default_registry
+from worker.arq_worker import ResilientWorker
 from worker.deps import WorkerDeps
 from worker.job import process_delivery
 from worker.metrics import WorkerMetrics
+from worker.redis_health import RedisHealth, redis_down
 from worker.rules import Rules, load_rules
 from worker.sentry_clients import SentryClients
 
@@ -47,6 +54,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     redis = ctx["redis"]
     metrics = WorkerMetrics()
+    health: RedisHealth = ctx.get("redis_health") or RedisHealth()
     ctx["deps"] = WorkerDeps(
         settings=settings, redis=redis, store=JobStore(redis),
         queue=DeliveryQueue(redis, settings.queue_name, settings.dedup_ttl_s),
@@ -56,8 +64,9 @@ async def startup(ctx: dict[str, Any]) -> None:
         rules_by_org={p.stem: load_rules(p) for p in sorted(settings.rules_dir.glob("*.yaml"))}
         if settings.rules_dir else {},
         metrics=metrics,
+        redis_health=health,
     )
-    metrics.serve(settings.worker_metrics_port)
+    metrics.serve(settings.worker_metrics_port, readiness=health.readiness)
     ctx["heartbeat"] = asyncio.create_task(heartbeat(ctx["deps"], worker_name()))
     log.info("worker_started", dry_run=ctx["deps"].dry_run, mode=settings.mode)
 
@@ -100,23 +109,37 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     if deps is not None:
-        await deps.redis.hdel(keys.WORKER_HEARTBEATS, worker_name())  # type: ignore[misc]
+        with contextlib.suppress(Exception):  # Redis may be away: the dashboard then ages the entry out
+            await deps.redis.hdel(keys.WORKER_HEARTBEATS, worker_name())  # type: ignore[misc]
+            await deps.redis.hdel(keys.WORKER_REDIS_OUTAGES, worker_name())  # type: ignore[misc]
         await deps.clients.aclose()
 
 
 async def heartbeat(deps: WorkerDeps, name: str) -> None:
-    """Tell the dashboard this worker is alive, and keep the status store within its retention."""
+    """Tell the dashboard this worker is alive (and about an outage it rode out), and keep the
+    status store within its retention."""
     last_trim = 0.0
+    health = deps.redis_health
     while True:
         try:
             await deps.redis.hset(keys.WORKER_HEARTBEATS, name, repr(time.time()))  # type: ignore[misc]
+            health.beat()
+            if health.outages:
+                lost_at, back_at = health.outages[-1]
+                await deps.redis.hset(  # type: ignore[misc]
+                    keys.WORKER_REDIS_OUTAGES, name, json.dumps({"lost_at": lost_at, "back_at": back_at})
+                )
+                health.outages.clear()
             if time.monotonic() - last_trim > TRIM_EVERY_S:
                 last_trim = time.monotonic()
                 await deps.store.trim(
                     deps.settings.job_retention_count, deps.settings.job_retention_s
                 )
         except Exception as exc:  # Redis blips must not kill the heartbeat
-            log.warning("heartbeat_failed", error=type(exc).__name__)
+            if redis_down(exc):
+                health.lost(exc)  # logs once per outage
+            else:
+                log.warning("heartbeat_failed", error=type(exc).__name__)
         await asyncio.sleep(HEARTBEAT_S)
 
 
@@ -143,8 +166,12 @@ def worker_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def build_worker(settings: Settings, **overrides: Any) -> Worker:
-    return Worker(**(worker_options(settings) | overrides))
+def build_worker(settings: Settings, **overrides: Any) -> ResilientWorker:
+    """arq's worker, made to ride out Redis outages; its edges and the jobs share one `RedisHealth`."""
+    options = worker_options(settings) | overrides
+    health = RedisHealth()
+    options["ctx"] = {**options["ctx"], "redis_health": health}
+    return ResilientWorker(redis_health=health, **options)
 
 
 def run_worker(settings: Settings) -> None:
@@ -156,4 +183,7 @@ def run_worker(settings: Settings) -> None:
         import uvloop
 
         uvloop.install()
-    build_worker(settings).run()
+    try:
+        build_worker(settings).run()
+    except AuthenticationError as exc:  # Redis answers but refuses us: waiting would not help
+        raise SettingsError(f"REDIS_URL: Redis refused the credentials ({exc})") from None

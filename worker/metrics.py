@@ -1,4 +1,5 @@
-"""The worker's Prometheus metrics, served on a port of its own (each worker process is scraped).
+"""The worker's Prometheus metrics, served on a port of its own (each worker process is scraped),
+with /healthz and /readyz beside them (worker/http_port.py).
 
 The gateway's /metrics shows what is queued and recorded (read from Redis); what only a worker
 knows, how long jobs take and what they cost in Sentry calls, is here.
@@ -10,11 +11,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
 from shared.sentry.client import SentryClient
+from worker import http_port
+from worker.http_port import Readiness
 
 log = structlog.get_logger("worker.metrics")
 
@@ -67,12 +70,13 @@ class WorkerMetrics:
     def watch(self, client: SentryClient) -> None:
         self._waits.clients.append(client)
 
-    def serve(self, port: int, host: str = "0.0.0.0") -> bool:
-        """Serve /metrics; another worker on this host may hold the port, which is not fatal."""
+    def serve(self, port: int, host: str = "0.0.0.0", readiness: Readiness | None = None) -> bool:
+        """Serve /metrics, /healthz and /readyz; another worker on this host may hold the port,
+        which is not fatal."""
         if port <= 0:
             return False
         try:
-            start_http_server(port, addr=host, registry=self.registry)
+            http_port.serve(port, host, self.registry, readiness)
         except OSError as exc:
             log.warning("worker_metrics_port_busy", port=port, error=exc.strerror)
             return False

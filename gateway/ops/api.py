@@ -24,7 +24,7 @@ LIST_FIELDS = (
 STATS_FIELDS = ("resource", "state", "received_at", "finished_at")
 SCAN_BUDGET = 2000  # records looked at per page when filters are selective
 STATS_SAMPLE = 5000  # newest records the throughput and latency figures are computed from
-WORKER_STALE_S = 30.0
+WORKER_STALE_S = 15.0  # three missed heartbeats: the worker stopped, or lost Redis
 
 
 def _state(request: Request) -> GatewayState:
@@ -129,8 +129,11 @@ async def stats(request: Request) -> Response:
     ids = [i.decode() if isinstance(i, bytes) else i for i in recent]
     rows = await state.store.fields_of(ids, STATS_FIELDS)
     beats = await redis.hgetall(keys.WORKER_HEARTBEATS)  # type: ignore[misc]
+    outages = await redis.hgetall(keys.WORKER_REDIS_OUTAGES)  # type: ignore[misc]
     workers = sorted(
-        ({"name": (k.decode() if isinstance(k, bytes) else k), "age_s": round(now_s - float(v), 1)}
+        ({"name": (k.decode() if isinstance(k, bytes) else k), "age_s": round(now_s - float(v), 1),
+          "alive": now_s - float(v) < WORKER_STALE_S,
+          "last_redis_outage": json.loads(outages[k]) if k in outages else None}
          for k, v in beats.items()),
         key=lambda w: str(w["name"]),
     )
@@ -144,7 +147,7 @@ async def stats(request: Request) -> Response:
         "queue_depth": await state.queue.depth(),
         "dead_letters": int(await redis.zcard(keys.DEAD_LETTER)),
         "spool_depth": state.spool.depth(),
-        "workers": [w | {"alive": float(w["age_s"]) < WORKER_STALE_S} for w in workers],
+        "workers": workers,
         "last_hour": window(rows, now_s).model_dump(),
         "sampled": len(rows),
     })

@@ -135,9 +135,17 @@ async function refreshDead() {
   $("#replay-all").disabled = rows.length === 0;
 }
 
+function workerNote(w) {
+  // A worker that cannot reach Redis cannot report: its heartbeat ages. Once back, it reports the outage.
+  if (!w.alive) return ` · no heartbeat for ${w.age_s} s: lost Redis, or stopped`;
+  const outage = w.last_redis_outage;
+  const lost = outage ? ` · lost Redis for ${(outage.back_at - outage.lost_at).toFixed(1)} s at ${new Date(outage.lost_at * 1000).toLocaleTimeString()}` : "";
+  return ` · seen ${w.age_s} s ago${lost}`;
+}
+
 function renderWorkers(workers) {
   const items = workers.map((w) =>
-    el("li", {}, el("span", { class: w.alive ? "dot" : "dot stale" }), w.name, el("span", { class: "muted" }, ` · seen ${w.age_s} s ago`)));
+    el("li", { "data-testid": `worker-${w.name}` }, el("span", { class: w.alive ? "dot" : "dot stale" }), w.name, el("span", { class: "muted" }, workerNote(w))));
   $("#workers").replaceChildren(...(items.length ? items : [el("li", { class: "muted" }, "No worker has reported in.")]));
   $("#worker-count").textContent = workers.filter((w) => w.alive).length;
 }

@@ -1,0 +1,116 @@
+"""arq's Worker, riding out Redis outages instead of dying of the first refused connection.
+
+arq lets any Redis error escape its poll loop, which ends `Worker.run()` with a traceback; a
+worker then stays dead until someone restarts it. Here each place arq talks to Redis waits and
+tries again (with the backoff of worker/redis_health.py), so the process exits only on a signal
+or a configuration error:
+
+- start-up: connect until Redis answers (a wrong password is a configuration error and ends it);
+- the poll loop: an iteration that loses Redis waits and polls again, releasing the job slot
+  arq had taken for a job it could not start;
+- a job's bookkeeping (arq's own keys when it ends): written once Redis is back, within the job's
+  in-progress lease, so the job's outcome is neither lost nor run twice. A job whose start or end
+  cannot reach Redis within the lease runs again after it, as after a crash (arq's recovery);
+- shutdown: a Redis that is away does not turn a clean stop into a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from typing import Any
+
+from arq import Worker
+from arq.connections import create_pool
+
+from worker.redis_health import RedisHealth, redis_down
+
+
+class ResilientWorker(Worker):
+    def __init__(self, *args: Any, redis_health: RedisHealth, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.redis_health = redis_health
+
+    async def main(self) -> None:
+        while self._pool is None:
+            assert self.redis_settings is not None
+            try:
+                self._pool = await create_pool(
+                    self.redis_settings, retry=self.redis_settings.conn_retries,  # no retries of its own
+                    job_deserializer=self.job_deserializer, job_serializer=self.job_serializer,
+                    default_queue_name=self.queue_name, expires_extra_ms=self.expires_extra_ms,
+                )
+            except Exception as exc:
+                if not redis_down(exc):
+                    raise
+                await asyncio.sleep(self.redis_health.lost(exc))
+        self.redis_health.ok()
+        await super().main()
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except Exception as exc:
+            if not redis_down(exc):
+                raise
+            await asyncio.sleep(self.redis_health.lost(exc))
+        else:
+            self.redis_health.ok()
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        # arq takes a job slot before it asks Redis whether the job is free, and keeps it when
+        # Redis fails in between: give it back, or every outage would shrink the worker.
+        for job_id in job_ids:
+            try:
+                await super().start_jobs([job_id])
+            except Exception as exc:
+                if redis_down(exc):
+                    self.job_counter -= 1
+                    self.sem.release()
+                raise
+
+    async def run_job(self, job_id: str, score: int) -> None:
+        try:
+            await super().run_job(job_id, score)
+        except Exception as exc:
+            if not redis_down(exc):
+                raise
+            self.redis_health.lost(exc)  # its lease expires and it runs again, as after a crash
+
+    async def finish_job(self, *args: Any, **kwargs: Any) -> None:
+        await self._until_redis_is_back(lambda: super(ResilientWorker, self).finish_job(*args, **kwargs))
+
+    async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
+        await self._until_redis_is_back(
+            lambda: super(ResilientWorker, self).finish_failed_job(job_id, result_data)
+        )
+
+    async def _until_redis_is_back(self, write: Any) -> None:
+        """Retry an idempotent write of arq's keys while the job's lease lasts."""
+        deadline = time.monotonic() + self.in_progress_timeout_s
+        while True:
+            try:
+                await write()
+            except Exception as exc:
+                if not redis_down(exc) or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(self.redis_health.lost(exc))
+            else:
+                self.redis_health.ok()
+                return
+
+    async def close(self) -> None:
+        """arq's close, except that a Redis that is away does not stop our shutdown hook running."""
+        if not self._handle_signals:
+            self.handle_sig(signal.SIGUSR1)
+        if not self._pool:
+            return
+        await asyncio.gather(*self.tasks.values())
+        with contextlib.suppress(Exception):
+            await self.pool.delete(self.health_check_key)
+        if self.on_shutdown:
+            await self.on_shutdown(self.ctx)
+        await self.pool.close(close_connection_pool=True)
+        self._pool = None
