@@ -154,3 +154,17 @@ def test_only_writes_that_change_something_are_reserved() -> None:
     assert writes_needed(plan, issue) == 1
     plan = Plan(actions=[CommentAction(body="x"), AssignAction(assignee="team:4"), StatusAction(status="ignored")])
     assert writes_needed(plan, issue) == 3
+
+
+async def test_a_slow_sentry_delays_the_comment_by_the_deadline_at_most() -> None:
+    import asyncio
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(30)
+        raise AssertionError("cancelled before this")
+
+    client = SentryClient("https://sentry.test/api/0/", "t", "org", transport=httpx.MockTransport(slow))
+    ctx = context_for(CASES["database"][1], firstRelease={"version": "b@1"})
+    facts = await asyncio.wait_for(
+        gather_facts(client, None, ctx, allowance=5, budget_low=False, limits=EnrichLimits(deadline_s=0.2)), 10)
+    assert "release (Sentry too slow)" in facts.skipped and facts.release is None

@@ -53,12 +53,14 @@ def writes_needed(plan: Plan, issue: Issue) -> int:
     return calls
 
 
-async def budget_low(client: SentryClient, settings: Settings) -> bool:
+async def budget_room(client: SentryClient, settings: Settings) -> int | None:
+    """Calls left in the shared budget above its reserve (None: no shared budget). Optional facts
+    only ever spend from this room, so they never make the comments of other issues wait."""
     limiter = client.limiter
     if limiter is None:
-        return False
+        return None
     reserved = max(1, round(settings.sentry_rate_limit_per_min * settings.sentry_budget_reserve))
-    return await limiter.remaining() <= reserved
+    return max(0, await limiter.remaining() - reserved)
 
 
 async def load_root_cause(redis: Redis, issue_id: str) -> dict[str, object] | None:
@@ -83,8 +85,12 @@ async def analyze(
     plan = build_plan(ctx, findings, rules)
     if client is not None:
         allowance = settings.analysis_max_calls - len(calls) - writes_needed(plan, issue)
-        limits = EnrichLimits(settings.release_cache_ttl_s, settings.tags_cache_ttl_s, settings.cache_ttl_s)
-        low = await budget_low(client, settings)
+        # A fifth of the job's time at most (5 s): the comment must never wait long for an extra.
+        deadline_s = min(5.0, settings.job_timeout_s / 5)
+        limits = EnrichLimits(settings.release_cache_ttl_s, settings.tags_cache_ttl_s, settings.cache_ttl_s, deadline_s)
+        room = await budget_room(client, settings)
+        low = room == 0
+        allowance = allowance if room is None else min(allowance, room)
         facts = await gather_facts(client, cache, ctx, allowance, low, limits, flights)
         facts.calls += len(calls)
         ctx = replace(ctx, facts=facts)

@@ -49,6 +49,7 @@ class EnrichLimits:
     release_ttl_s: int = 600
     tags_ttl_s: int = 300
     related_ttl_s: int = 60
+    deadline_s: float = 5.0
 
 
 @dataclass
@@ -66,12 +67,13 @@ class Wanted:
 
 
 def tag_keys(issue: Issue, event: Event | None, extra: list[str]) -> list[str]:
-    """The keys worth a call, most telling first; only keys the issue actually has."""
+    """The keys worth a call, most telling first; only keys Sentry lists for the issue (none listed:
+    no call, rather than a guess answered 404)."""
     platform = (event.platform if event else None) or issue.platform or ""
     base = FRONTEND_KEYS if platform in FRONTEND_PLATFORMS else BACKEND_KEYS
     ordered = list(dict.fromkeys([base[0], *extra, *base[1:]]))
-    present = {str(t.get("key")) for t in issue.tags} or {t.key for t in (event.tags if event else [])}
-    return [k for k in ordered if k in present] if present else ordered
+    present = {str(t.get("key")) for t in issue.tags}  # the details endpoint lists the issue's keys
+    return [k for k in ordered if k in present]
 
 
 def recent_query(now: datetime) -> tuple[str, str]:
@@ -162,9 +164,16 @@ async def gather_facts(
             pending.append(flights.start(key, fetch_and_keep(item, cache)))
         elif not item.extra:  # the further tag keys are a bonus: not missed aloud
             facts.skipped.append(f"{item.name} ({reason})")
-    results = await asyncio.gather(*pending, return_exceptions=True)
+    tasks = [asyncio.ensure_future(p) for p in pending]
+    if tasks:  # optional facts get a deadline: a slow Sentry delays the comment by this much at most
+        await asyncio.wait(tasks, timeout=limits.deadline_s)
     facts.calls += calls
-    for item, result in zip(to_fetch, results, strict=True):
+    for item, task in zip(to_fetch, tasks, strict=True):
+        if not task.done():
+            task.cancel()  # only this job's wait: a shared call still fills the cache for the next
+            facts.skipped.append(f"{item.name} (Sentry too slow)")
+            continue
+        result = task.exception() or task.result()
         if isinstance(result, SentryNotFound) and item.kind == "tag":
             continue  # the issue has no such tag: nothing to say, nothing missed
         if isinstance(result, SentryError):

@@ -21,11 +21,16 @@ class SingleFlight:
         """Whether a call for `key` is under way: the caller then waits for it instead of calling."""
         return key in self._flights
 
+    def _landed(self, key: str, flight: asyncio.Task[Any]) -> None:
+        self._flights.pop(key, None)
+        if not flight.cancelled():
+            flight.exception()  # retrieved: a flight nobody waits for any more raises no warning
+
     def start(self, key: str, fetch: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
         """The call for `key`: the one under way, or a new one started now."""
         flight = self._flights.get(key)
         if flight is None:
             flight = asyncio.ensure_future(fetch())
             self._flights[key] = flight
-            flight.add_done_callback(lambda _: self._flights.pop(key, None))
+            flight.add_done_callback(lambda done: self._landed(key, done))
         return asyncio.shield(flight)
