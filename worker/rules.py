@@ -98,6 +98,7 @@ class Thresholds(Strict):
     events: int = Field(100, ge=1)
     users: int = Field(10, ge=1)
     burst_window_minutes: int = Field(60, ge=1)
+    spike_multiplier: float = Field(5.0, gt=1)  # the last hour at this many times the usual rate
 
 
 class Rules(Strict):
