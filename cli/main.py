@@ -4,6 +4,7 @@ small ops chores (send a test delivery, list jobs, replay the dead, check the co
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -213,6 +214,104 @@ def replay(
     replayed = asyncio.run(run())
     console.print(f"replayed {replayed} job(s)")
     raise typer.Exit(0 if replayed or all_dead else 1)
+
+
+@app.command()
+def undo(
+    delivery_id: Annotated[str, typer.Argument(help="the job whose status change and assignment to undo")],
+) -> None:
+    """Put the issue back as it was before the job's write-back, unless a person changed it since."""
+    import getpass
+    import socket
+
+    from shared.redis import connect
+    from shared.sentry.errors import SentryError
+    from shared.sentry_access import client_for
+    from shared.undo import UndoRefused, load_undo, undo_write
+
+    settings = settings_or_exit()
+    by = f"cli ({getpass.getuser()}@{socket.gethostname()})"
+
+    async def run() -> dict[str, object]:
+        redis = connect(settings.redis_url)
+        try:
+            record = await load_undo(redis, delivery_id)
+            if record is None:
+                raise UndoRefused(404, "nothing_to_undo", "no automated status change or assignment is recorded")
+            async with client_for(settings, redis, record.organization, record.installation) as client:
+                return (await undo_write(redis, client, delivery_id, by)).restored
+        finally:
+            await redis.aclose()
+
+    try:
+        restored = asyncio.run(run())
+    except UndoRefused as exc:
+        console.print(f"[red]not undone:[/] {exc.detail}")
+        for name, change in exc.changed.items():
+            console.print(f"  {name}: the responder set {change['ours']}, now {change['now']}")
+        raise typer.Exit(1) from None
+    except (SettingsError, SentryError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    done = ", ".join(f"{k} back to {v if v is not None else 'nobody'}" for k, v in restored.items())
+    console.print(f"undone by {by}: {done or 'nothing needed restoring'}")
+
+
+@app.command()
+def backtest(
+    rules_file: Annotated[Path, typer.Option("--rules", help="the rules file to try")],
+    since: Annotated[str, typer.Option(help="issues seen within this period (14d, 24h, 2w)")] = "14d",
+    project: Annotated[list[str] | None, typer.Option(help="a project slug (repeat for several)")] = None,
+    query: Annotated[str, typer.Option(help="Sentry search query")] = "is:unresolved",
+    limit: Annotated[int | None, typer.Option(min=1, help="stop after this many issues")] = None,
+    as_delivery: Annotated[str, typer.Option("--as", help="the delivery each issue is treated as")] = "issue.created",
+    out: Annotated[Path | None, typer.Option(help="also write the report as one HTML page")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON instead of tables")] = False,
+    fresh: Annotated[bool, typer.Option(help="start over instead of resuming an interrupted run")] = False,
+) -> None:
+    """Run the rules over the organization's past issues: what they would have done, writing nothing."""
+    from cli.backtest_cmd import BacktestOptions, run_backtest
+    from worker.rules import RulesError
+
+    settings = settings_or_exit()
+    options = BacktestOptions(rules_file=rules_file, since=since, projects=project or [], query=query, limit=limit,
+                              as_delivery=as_delivery, out=out, as_json=as_json, fresh=fresh)
+    try:
+        code = asyncio.run(run_backtest(settings, options, console))
+    except (RulesError, SettingsError, ValueError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        console.print("interrupted: run the same command again to resume from the last page")
+        raise typer.Exit(130) from None
+    raise typer.Exit(code)
+
+
+rules_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Work with a rules file.")
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("test")
+def rules_test(
+    rules_file: Annotated[Path, typer.Argument(help="the rules file (YAML)")],
+    payload: Annotated[Path, typer.Option("--payload", help="a delivery's JSON body, as Sentry posts it")],
+    issue: Annotated[Path | None, typer.Option("--issue", help="the issue as the API returns it")] = None,
+    resource: Annotated[str | None, typer.Option(help="issue, error, event_alert... (default: from payload)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the explanation as JSON")] = False,
+) -> None:
+    """Explain, offline, which playbooks match a delivery, condition by condition, and the plan."""
+    from cli.rules_test import PayloadError, print_explanation, run
+    from worker.rules import RulesError, load_rules
+
+    try:
+        result = run(payload, issue, resource, load_rules(rules_file))
+    except (RulesError, PayloadError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    if as_json:
+        print(result.model_dump_json(indent=2))
+    else:
+        print_explanation(Console(soft_wrap=True), result)
 
 
 @app.command()

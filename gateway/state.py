@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
 from redis.asyncio import Redis
 
 from gateway.metrics import GatewayMetrics
@@ -24,6 +25,7 @@ class GatewayState:
     secrets: tuple[str, ...]
     spool: Spool
     redis_down: bool = False  # known down: deliveries go straight to the spool, fast
+    sentry_transport: httpx.AsyncBaseTransport | None = None  # undo's calls to Sentry (tests swap it)
 
     @classmethod
     def build(cls, settings: Settings, redis: Redis) -> GatewayState:

@@ -72,6 +72,8 @@ class JobRecord(BaseModel):
     findings: list[dict[str, Any]] = Field(default_factory=list)
     plan: list[dict[str, Any]] = Field(default_factory=list)
     writeback: list[dict[str, Any]] = Field(default_factory=list)
+    shadow: list[dict[str, Any]] = Field(default_factory=list)  # shadow playbooks: what they would have done
+    web_url: str | None = None  # the page in Sentry
     coalesced_into: str | None = None
     coalesced: int = 0
     payload: dict[str, Any] | None = None

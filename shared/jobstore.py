@@ -21,7 +21,7 @@ class RawJSON(str):
     """Text that is already JSON: stored as it is."""
 
 
-JSON_FIELDS = frozenset({"findings", "plan", "writeback", "payload", "dry_run"})
+JSON_FIELDS = frozenset({"findings", "plan", "writeback", "payload", "dry_run", "shadow"})
 
 _TRANSITION = """
 local old = redis.call('HGET', KEYS[1], 'state')

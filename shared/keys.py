@@ -80,6 +80,42 @@ def installation_lock(uuid: str) -> str:
     return f"{PREFIX}lock:installation:{uuid}"
 
 
+# --- trust: audit trail, undo, playbook statistics, backtests (issue 22)
+
+PLAYBOOKS = PREFIX + "playbooks"  # zset: playbook name -> last fired at (s)
+BACKTESTS = PREFIX + "backtests"  # zset: backtest id -> last updated at (s)
+
+
+def issue_audit(issue_id: str) -> str:
+    """Zset: the issue's audit trail, JSON entries -> when (s): deliveries, analyses, actions, undos."""
+    return f"{ISSUE}{issue_id}:audit"
+
+
+def undo(write_id: str) -> str:
+    """String (JSON): the issue's state before and after an automated write (a job's, or an API action's)."""
+    return f"{PREFIX}undo:{write_id}"
+
+
+def undo_claim(write_id: str) -> str:
+    """String with expiry: an undo of this write is under way (so two cannot run at once)."""
+    return f"{PREFIX}undo:{write_id}:claim"
+
+
+def playbook_stats(name: str) -> str:
+    """Hash: how often a playbook fired, its mode, and counts of what it did or would have done."""
+    return f"{PREFIX}playbook:{name}"
+
+
+def backtest(backtest_id: str) -> str:
+    """Hash: a backtest's parameters, last cursor, state and report so far (resumable)."""
+    return f"{PREFIX}backtest:{backtest_id}"
+
+
+def backtest_cache(kind: str, ident: str) -> str:
+    """String with expiry: what a backtest fetched (latest event), reused when it resumes or reruns."""
+    return f"{PREFIX}backtest-cache:{kind}:{ident}"
+
+
 def issue_root_cause(issue_id: str) -> str:
     """String (JSON): Sentry's root cause (Seer) for an issue, from seer.root_cause_completed."""
     return f"{ISSUE}{issue_id}:root_cause"

@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     job_retention_s: int = Field(
         7 * 24 * 3600, gt=0, validation_alias=_env("RESPONDER_JOB_RETENTION_S")
     )
+    # Share of the Sentry budget a backtest may use; the rest stays for live work.
+    backtest_budget_share: float = Field(
+        0.5, gt=0, le=1, validation_alias=_env("RESPONDER_BACKTEST_BUDGET_SHARE")
+    )
 
     # --- Logging
     log_format: Literal["auto", "json", "console"] = Field(

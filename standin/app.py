@@ -14,8 +14,10 @@ import itertools
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from importlib.resources import files
 from typing import Any
 
@@ -69,6 +71,7 @@ class StandinState:
     faults: list[Fault] = field(default_factory=list)
     installations: dict[str, dict[str, Any]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # releases, commitfiles, tags (issue 21)
+    clock: Callable[[], float] = time.time  # "now" for statsPeriod; tests with fixed stories fix it
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(5000))
 
     def reset(self) -> None:
@@ -142,7 +145,7 @@ class Standin:
                     kind, _, ident = str(body["assignedTo"]).partition(":")
                     issue["assignedTo"] = {
                         "type": kind if ident else "user", "id": ident or kind, "name": body["assignedTo"],
-                    }
+                    } if body["assignedTo"] else None  # "" unassigns, as in Sentry
                 return JSONResponse(body)
             return JSONResponse(issue)
 
@@ -204,12 +207,9 @@ class Standin:
     async def issue_list(self, request: Request) -> Response:
         async def handle(request: Request) -> Response:
             project = request.path_params.get("project")
-            query, period = request.query_params.get("query"), request.query_params.get("statsPeriod")
-            if not org_issues.valid_period(period):
-                return JSONResponse({"detail": f"Invalid statsPeriod: {period}"}, status_code=400)
             items = [
                 i for i in self.state.issues.values()
-                if (project is None or i.get("project", {}).get("slug") == project) and org_issues.matches(i, query)
+                if project is None or i.get("project", {}).get("slug") == project
             ]
             cursor = request.query_params.get("cursor", "0:0:0")
             try:
@@ -295,7 +295,7 @@ def create_standin(
         Route(issue + "notes/", s.comments, methods=["GET", "POST"]),
         Route(issue + "comments/{note_id}/", s.note, methods=["PUT", "DELETE"]),
         Route(issue + "notes/{note_id}/", s.note, methods=["PUT", "DELETE"]),
-        Route("/api/0/organizations/{org}/issues/", s.issue_list, methods=["GET"]),
+        Route("/api/0/organizations/{org}/issues/", partial(org_issues.list_org_issues, s), methods=["GET"]),
         Route("/api/0/projects/{org}/{project}/issues/", s.issue_list, methods=["GET"]),
         Route("/api/0/sentry-app-installations/{uuid}/authorizations/", s.authorize, methods=["POST"]),
         *releases.routes(s), *tags.routes(s),
@@ -304,6 +304,7 @@ def create_standin(
         Route("/_standin/faults", s.control_faults, methods=["POST"]),
         Route("/_standin/reset", s.control_reset, methods=["POST"]),
         Route("/_standin/clone", s.control_clone, methods=["POST"]),
+        Route("/_standin/generate", partial(org_issues.generate, s), methods=["POST"]),
         Route("/healthz", lambda _r: JSONResponse({"status": "ok"})),
     ]
     app = Starlette(routes=routes)

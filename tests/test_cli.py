@@ -64,7 +64,7 @@ def test_check_config_fails_on_a_bad_rules_file(env: dict[str, str], tmp_path: P
 def test_check_config_accepts_the_example_rules(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RESPONDER_RULES", str(ROOT / "rules.example.yaml"))
     result = runner.invoke(app, ["check-config"])
-    assert result.exit_code == 0 and "5 playbooks" in result.output
+    assert result.exit_code == 0 and "6 playbooks" in result.output
 
 
 def test_a_bad_setting_is_one_line_and_exit_2(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:

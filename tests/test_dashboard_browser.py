@@ -103,3 +103,68 @@ def test_dashboard_shows_a_job_its_detail_and_replays_a_dead_one(
             target = Path(os.environ["SCREENSHOT_DIR"])
             target.mkdir(parents=True, exist_ok=True)
             shutil.copy(shot, target / "dashboard.png")
+
+
+async def seed_trail(redis_url: str, delivery_id: str, issue_id: str) -> None:
+    """What a worker leaves after a write-back with a shadow playbook: the record, the trail, counters."""
+    from shared.audit import AuditEntry, append_audit
+    from worker.actions import Plan, ShadowPlan, StatusAction
+    from worker.trail import count_playbooks
+
+    client = Redis.from_url(redis_url)
+    try:
+        web_url = f"https://sentry.io/organizations/demo-org/issues/{issue_id}/"
+        await JobStore(client).transition(
+            delivery_id, JobState.SUCCEEDED, web_url=web_url,
+            writeback=[{"kind": "set_status", "ok": True, "skipped": False, "detail": "resolved"}],
+            shadow=[{"playbook": "try-ignore", "would": ["ignore"]}],
+        )
+        await append_audit(client, issue_id, [
+            AuditEntry(kind="delivery", summary="delivery received (issue.created)", delivery_id=delivery_id),
+            AuditEntry(kind="action", summary="set_status: done (resolved)", delivery_id=delivery_id),
+            AuditEntry(kind="shadow", summary="shadow playbook try-ignore would have: ignore", delivery_id=delivery_id),
+        ])
+        plan = Plan(actions=[StatusAction(status="resolved", rule="triage")], matched_rules=["triage"],
+                    shadow=[ShadowPlan(playbook="try-ignore", would=["ignore"])])
+        await count_playbooks(client, plan)
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.timeout(90)
+def test_dashboard_opens_an_issues_audit_trail_from_a_job_and_shows_shadow_playbooks(
+    browser: webdriver.Chrome, redis_server: EmbeddedRedis, tmp_path: Path,
+) -> None:
+    import redis as sync_redis
+
+    sync_redis.Redis.from_url(redis_server.url).flushdb()
+    env = {"SENTRY_CLIENT_SECRET": SECRET, "REDIS_URL": redis_server.url,
+           "RESPONDER_SPOOL_DIR": str(tmp_path / "spool"), "RESPONDER_LOG_LEVEL": "WARNING"}
+    with gateway(env) as (_proc, url):
+        job_id = post(url, "issue.created")
+        asyncio.run(seed_trail(redis_server.url, job_id, "1170820242"))
+        browser.get(url + "/")
+        wait = WebDriverWait(browser, 15)
+        row = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, f'#jobs tr[data-job-id="{job_id}"]')))
+        row.click()
+        wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, '[data-testid="detail-shadow"]'), "try-ignore"))
+        link = browser.find_element(By.CSS_SELECTOR, '[data-testid="sentry-link"]')
+        assert link.get_attribute("href") == "https://sentry.io/organizations/demo-org/issues/1170820242/"
+
+        browser.find_element(By.CSS_SELECTOR, '[data-testid="open-audit"]').click()
+        wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, '[data-testid="audit"]')))
+        wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, '[data-testid="audit-entries"]'),
+                                                    "set_status: done (resolved)"))
+        kinds = [tr.get_attribute("data-kind") for tr in
+                 browser.find_elements(By.CSS_SELECTOR, '[data-testid="audit-entries"] tr')]
+        assert kinds == ["delivery", "action", "shadow"]
+        wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, '[data-testid="playbooks"]'),
+                                                    "would have: ignore \u00d71"))
+
+        # No state was recorded before that write (it was seeded, not made): undo says so, touches nothing.
+        browser.find_element(By.CSS_SELECTOR, '[data-testid="detail-undo"]').click()
+        wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, '[data-testid="undo-result"]'), "not undone"))
+        shot = tmp_path / "audit.png"
+        assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+        if os.environ.get("SCREENSHOT_DIR"):
+            shutil.copy(shot, Path(os.environ["SCREENSHOT_DIR"]) / "audit.png")

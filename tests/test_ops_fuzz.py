@@ -60,6 +60,14 @@ async def test_random_job_ids(ops: httpx.AsyncClient, job_id: str) -> None:
 
 
 @hyp
+@given(ident=ids, body=st.binary(max_size=80) | st.sampled_from([b'{"by": 1}', b'{"by": "a\\u0000"}', b"[]", b"null"]))
+async def test_random_issue_ids_and_undo_bodies(ops: httpx.AsyncClient, ident: str, body: bytes) -> None:
+    path = quote(ident, safe="")
+    check(await ops.get(f"/api/issues/{path}"), "issue ids", {200, 422, 404, 307})
+    check(await ops.post(f"/api/jobs/{path}/undo", content=body), "undo", {404, 422, 405, 307})
+
+
+@hyp
 @given(token=st.text(max_size=60), path=st.sampled_from(["/api/jobs", "/api/stats", "/api/dead", "/"]))
 async def test_random_tokens_are_refused(ops: httpx.AsyncClient, token: str, path: str) -> None:
     response = await ops.get(path, headers={"Authorization": f"Bearer {token.encode('ascii', 'ignore').decode()}"})

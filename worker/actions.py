@@ -31,9 +31,18 @@ class AssignAction(BaseModel):
 Action = Annotated[CommentAction | StatusAction | AssignAction, Field(discriminator="kind")]
 
 
+class ShadowPlan(BaseModel):
+    """What a shadow playbook that matched would have done; recorded, never executed."""
+
+    playbook: str
+    actions: list[Action] = Field(default_factory=list)
+    would: list[str] = Field(default_factory=list)  # "resolve", "assign to team:ops", ...
+
+
 class Plan(BaseModel):
     actions: list[Action] = Field(default_factory=list)
     matched_rules: list[str] = Field(default_factory=list)
+    shadow: list[ShadowPlan] = Field(default_factory=list)
 
     def of_kind(self, kind: str) -> list[Action]:
         return [a for a in self.actions if a.kind == kind]

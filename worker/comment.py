@@ -15,7 +15,7 @@ from importlib.resources import files
 from jinja2 import StrictUndefined, Template, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from worker.actions import Action, AssignAction, StatusAction
+from worker.actions import Action, AssignAction, ShadowPlan, StatusAction
 from worker.analysis.base import AnalysisContext, Finding
 from worker.analysis.registry import BUILTINS
 from worker.analysis.related import SAFE_LINK
@@ -117,6 +117,7 @@ def render_comment(
     rules: list[str],
     actions: list[Action],
     template: str | None = None,
+    shadow: list[ShadowPlan] | None = None,
 ) -> str:
     by_name = {f.handler: f for f in findings if f.error is None}
     text = _compiled(template or default_template()).render(
@@ -132,5 +133,6 @@ def render_comment(
         builtin=set(BUILTINS),
         skipped=ctx.facts.skipped,
         root_cause_section=root_cause_section(by_name.get("root_cause")),
+        shadow=shadow or [],
     )
     return redact_markdown(text.strip())

@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 from arq import Retry
-from redis.exceptions import LockError
+from redis.exceptions import LockError, RedisError
 
 from shared import keys
 from shared.jobs import Delivery, JobState
@@ -33,6 +33,7 @@ from worker.priority import Priority, budget_wait_s, priority_of
 from worker.redis_health import redis_down
 from worker.retry import IssueBusy, backoff_s, describe, is_transient
 from worker.seer import root_cause_arrived
+from worker.trail import count_playbooks, issue_web_url, record_trail, trail_entries
 from worker.writeback import WriteBack, WriteResult
 
 log = structlog.get_logger("worker.job")
@@ -47,6 +48,7 @@ class Outcome:
     plan: Plan = field(default_factory=Plan)
     writeback: list[WriteResult] = field(default_factory=list)
     reason: str | None = None
+    web_url: str | None = None  # the issue's page in Sentry
 
     def fields(self) -> dict[str, Any]:
         # Findings quote event data (stack context, messages): masked like a comment is.
@@ -55,6 +57,8 @@ class Outcome:
             "plan": [a.model_dump(mode="json") for a in self.plan.actions],
             "writeback": [w.model_dump(mode="json") for w in self.writeback],
             "reason": self.reason,
+            "shadow": [p.model_dump(mode="json", exclude={"actions"}) for p in self.plan.shadow],
+            "web_url": self.web_url,
         }
 
 
@@ -106,6 +110,7 @@ async def run_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
         deps.metrics.job_seconds.labels(delivery.resource, "error").observe(time.time() - started)
         if not is_transient(exc):
             await _finish(deps, delivery, JobState.FAILED, error=describe(exc))
+            await leave_trail(deps, delivery, Outcome(JobState.FAILED, reason=describe(exc)))
             log.warning("job_failed", error=describe(exc))
             return "failed"
         if attempt >= settings.max_tries:
@@ -121,6 +126,7 @@ async def run_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
         deps, delivery, outcome.state, dry_run=deps.dry_run, payload=RawJSON(redact_json(record.payload)),
         **outcome.fields(),
     )
+    await leave_trail(deps, delivery, outcome)
     log.info("job_finished", state=outcome.state.value, duration_s=round(time.time() - started, 3))
     return outcome.state.value
 
@@ -128,6 +134,23 @@ async def run_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
 async def _finish(deps: WorkerDeps, delivery: Delivery, state: JobState, **fields: Any) -> None:
     await deps.store.transition(delivery.id, state, finished_at=time.time(), **fields)
     await release_issue(deps.redis, delivery, deps.settings.quiet_window_s)
+
+
+async def leave_trail(deps: WorkerDeps, delivery: Delivery, outcome: Outcome) -> None:
+    """The issue's audit trail and the playbook counters; the job is done already, so a Redis
+    failure here is logged, not retried (a retry would not redo the write-back anyway)."""
+    if delivery.issue_id is None:
+        return
+    try:
+        coalesced = int(await deps.redis.hget(keys.job(delivery.id), "coalesced") or 0)  # type: ignore[misc]
+        entries = trail_entries(
+            delivery, outcome.state, outcome.findings, outcome.plan, outcome.writeback, coalesced=coalesced,
+            dry_run=deps.dry_run and bool(outcome.plan.actions), reason=outcome.reason, web_url=outcome.web_url,
+        )
+        await record_trail(deps.redis, delivery.issue_id, entries)
+        await count_playbooks(deps.redis, outcome.plan, executed=bool(outcome.writeback))
+    except (RedisError, OSError) as exc:
+        log.warning("audit_trail_failed", error=type(exc).__name__)
 
 
 async def keep_issue_active(deps: WorkerDeps, delivery: Delivery) -> None:
@@ -161,6 +184,7 @@ async def budget_wait(deps: WorkerDeps, delivery: Delivery) -> float | None:
 async def _dead(deps: WorkerDeps, delivery: Delivery, attempt: int, error: str) -> str:
     await _finish(deps, delivery, JobState.DEAD, error=error, attempts=attempt)
     await deps.store.add_dead(delivery.id)
+    await leave_trail(deps, delivery, Outcome(JobState.DEAD, reason=error))
     log.error("job_dead", error=error)
     return "dead"
 
@@ -191,11 +215,13 @@ async def handle(deps: WorkerDeps, delivery: Delivery, retried: bool) -> Outcome
         analysis = await analyze(delivery, client, deps.redis, deps.settings, deps.registry, rules,
                                  envelope.resource, envelope.action, now(), deps.flights)
         issue, findings, plan = analysis.ctx.issue, analysis.findings, analysis.plan
+        organization = client.organization if client is not None else deps.settings.organization
+        web_url = issue_web_url(deps.settings.base_url, organization, issue.id, issue.permalink)
         if deps.dry_run or client is None:
-            return Outcome(JobState.SUCCEEDED, findings, plan, reason="dry run: plan recorded only")
-        writer = WriteBack(client, deps.redis, deps.settings.dedup_ttl_s)
+            return Outcome(JobState.SUCCEEDED, findings, plan, reason="dry run: plan recorded only", web_url=web_url)
+        writer = WriteBack(client, deps.redis, deps.settings.dedup_ttl_s, installation=delivery.installation_uuid)
         results = await writer.execute(plan, issue, delivery.id, retried)
-        return Outcome(JobState.SUCCEEDED, findings, plan, results)
+        return Outcome(JobState.SUCCEEDED, findings, plan, results, web_url=web_url)
 
 
 async def installation_changed(deps: WorkerDeps, envelope: InstallationWebhook) -> Outcome:

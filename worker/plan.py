@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import re
 
+from pydantic import BaseModel
+
 from shared.sentry.models import StatusDetails
-from worker.actions import Action, AssignAction, CommentAction, Plan, StatusAction
+from worker.actions import Action, AssignAction, CommentAction, Plan, ShadowPlan, StatusAction
 from worker.analysis.base import AnalysisContext, Finding
 from worker.comment import render_comment
 from worker.rules import Ignore, Match, Playbook, Rules
@@ -27,32 +29,58 @@ def finding_data(findings: list[Finding], handler: str) -> dict[str, object]:
     return next((f.data for f in findings if f.handler == handler and f.error is None), {})
 
 
-def matches(when: Match, ctx: AnalysisContext, findings: list[Finding]) -> bool:
+class Condition(BaseModel):
+    """One condition of a playbook's `when`, checked: what it asked for, what was there."""
+
+    name: str
+    wanted: object
+    actual: object
+    matched: bool
+
+
+def conditions(when: Match, ctx: AnalysisContext, findings: list[Finding]) -> list[Condition]:
+    """Every condition the playbook gives, each checked (the rule tester shows them one by one)."""
     issue, event = ctx.issue, ctx.event
-    checks: list[bool] = []
+    out: list[Condition] = []
+
+    def check(name: str, wanted: object, actual: object, matched: bool) -> None:
+        out.append(Condition(name=name, wanted=wanted, actual=actual, matched=matched))
+
     if when.resource is not None:
-        checks.append(any(r in (ctx.resource, f"{ctx.resource}.{ctx.action}") for r in when.resource))
+        names = (ctx.resource, f"{ctx.resource}.{ctx.action}")
+        check("resource", when.resource, names[1], any(r in names for r in when.resource))
     if when.project is not None:
-        checks.append(issue.project.slug in when.project)
+        check("project", when.project, issue.project.slug, issue.project.slug in when.project)
     if when.environment is not None:
-        checks.append((event.env if event else None) in when.environment)
+        env = event.env if event else None
+        check("environment", when.environment, env, env in when.environment)
     if when.level is not None:
-        checks.append((issue.level or (event.tag("level") if event else None)) in when.level)
+        level = issue.level or (event.tag("level") if event else None)
+        check("level", when.level, level, level in when.level)
     if when.title is not None:
-        checks.append(re.search(when.title, issue.title or (event.title if event else "")) is not None)
+        title = issue.title or (event.title if event else "")
+        check("title", when.title, title, re.search(when.title, title) is not None)
     if when.culprit is not None:
-        checks.append(re.search(when.culprit, issue.culprit or "") is not None)
+        culprit = issue.culprit or ""
+        check("culprit", when.culprit, culprit, re.search(when.culprit, culprit) is not None)
     if when.category is not None:
-        checks.append(finding_data(findings, "classification").get("category") in when.category)
+        category = finding_data(findings, "classification").get("category")
+        check("category", when.category, category, category in when.category)
     if when.tags is not None:
-        checks.append(event is not None and all(event.tag(k) == v for k, v in when.tags.items()))
+        tags = {k: event.tag(k) if event else None for k in when.tags}
+        check("tags", when.tags, tags, event is not None and all(tags[k] == v for k, v in when.tags.items()))
     if when.min_events is not None:
-        checks.append(issue.count >= when.min_events)
+        check("min_events", when.min_events, issue.count, issue.count >= when.min_events)
     if when.min_users is not None:
-        checks.append(issue.user_count >= when.min_users)
+        check("min_users", when.min_users, issue.user_count, issue.user_count >= when.min_users)
     if when.regression is not None:
-        checks.append(bool(finding_data(findings, "regression").get("regressed")) == when.regression)
-    return all(checks)
+        regressed = bool(finding_data(findings, "regression").get("regressed"))
+        check("regression", when.regression, regressed, regressed == when.regression)
+    return out
+
+
+def matches(when: Match, ctx: AnalysisContext, findings: list[Finding]) -> bool:
+    return all(c.matched for c in conditions(when, ctx, findings))
 
 
 def ignore_action(ignore: Ignore, rule: str) -> StatusAction:
@@ -83,7 +111,11 @@ def status_actions(playbook: Playbook) -> list[StatusAction]:
 
 
 def build_plan(ctx: AnalysisContext, findings: list[Finding], rules: Rules) -> Plan:
-    matched = [p for p in rules.playbooks if matches(p.when, ctx, findings)]
+    """Live playbooks make the plan; shadow playbooks are matched on their own (they never take a
+    live playbook's place under first_match) and only say what they would have done."""
+    shadow = [shadow_plan(p, findings) for p in rules.playbooks
+              if p.mode == "shadow" and matches(p.when, ctx, findings)]
+    matched = [p for p in rules.playbooks if p.mode == "live" and matches(p.when, ctx, findings)]
     if rules.mode == "first_match":
         matched = matched[:1]
     statuses = [s for p in matched for s in status_actions(p)]
@@ -94,10 +126,38 @@ def build_plan(ctx: AnalysisContext, findings: list[Finding], rules: Rules) -> P
     later: list[Action] = [a for a in (assign, status) if a is not None]
     if comment_spec is not None:
         template = comment_spec if isinstance(comment_spec, str) else rules.template_text
-        body = render_comment(ctx, findings, [p.name for p in matched], later, template)
+        body = render_comment(ctx, findings, [p.name for p in matched], later, template, shadow)
         actions.append(CommentAction(body=body))
     actions.extend(later)
-    return Plan(actions=actions, matched_rules=[p.name for p in matched])
+    return Plan(actions=actions, matched_rules=[p.name for p in matched], shadow=shadow)
+
+
+def shadow_plan(playbook: Playbook, findings: list[Finding]) -> ShadowPlan:
+    """The playbook's own actions, as if it were the only one that matched."""
+    actions: list[Action] = []
+    if playbook.actions.comment:
+        actions.append(CommentAction(body=""))
+    assign = pick_assignee([playbook], findings)
+    if assign is not None:
+        actions.append(assign)
+    statuses = status_actions(playbook)
+    status = max(statuses, key=lambda s: STATUS_PRIORITY[s.status], default=None)
+    if status is not None:
+        actions.append(status)
+    return ShadowPlan(playbook=playbook.name, actions=actions, would=[would_do(a) for a in actions])
+
+
+VERBS = {"resolved": "resolve", "resolvedInNextRelease": "resolve in next release",
+         "ignored": "ignore", "unresolved": "unresolve"}
+
+
+def would_do(action: Action) -> str:
+    """The imperative for "would have: ...": resolve, ignore, assign to team:ops, comment."""
+    if isinstance(action, StatusAction):
+        return VERBS[action.status] + (f" ({action.substatus})" if action.substatus else "")
+    if isinstance(action, AssignAction):
+        return f"assign to {action.assignee}"
+    return "comment"
 
 
 def pick_assignee(matched: list[Playbook], findings: list[Finding]) -> AssignAction | None:

@@ -80,6 +80,9 @@ class Playbook(Strict):
     name: str
     when: Match = Field(default_factory=Match)
     actions: Actions
+    # shadow: planned and recorded ("would have: resolve"), never executed; promote it to live
+    # once the dashboard shows it does what was meant.
+    mode: Literal["live", "shadow"] = "live"
 
 
 class OwnershipRule(Strict):

@@ -17,6 +17,7 @@ from shared import keys
 from shared.sentry.client import SentryClient
 from shared.sentry.errors import SentryNotFound
 from shared.sentry.models import Issue, IssueUpdate
+from shared.undo import remember_write
 from worker.actions import Action, AssignAction, CommentAction, Plan, StatusAction
 
 FOOTER_RE = re.compile(r"Sentry Responder · .*delivery `([A-Za-z0-9_-]+)`")
@@ -46,10 +47,13 @@ class WriteBack:
     client: SentryClient
     redis: Redis
     dedup_ttl_s: int
+    installation: str | None = None  # kept with the undo record, to undo through the same installation
+    write_id: str = ""  # the delivery being written back (undo records are kept under it)
 
     async def execute(
         self, plan: Plan, issue: Issue, delivery_id: str, retried: bool
     ) -> list[WriteResult]:
+        self.write_id = delivery_id
         results: list[WriteResult] = []
         for action in plan.actions:
             results.append(await self._one(action, issue, delivery_id, retried))
@@ -104,7 +108,7 @@ class WriteBack:
         update = IssueUpdate(
             status=action.status, status_details=action.details, substatus=action.substatus
         )
-        await self._mark_own_write(issue.id)
+        await self._before_write(issue, update)
         await self.client.update_issue(issue.id, update)
         return WriteResult(kind="set_status", ok=True, detail=action.status)
 
@@ -114,9 +118,17 @@ class WriteBack:
             f"{current.type}:{current.id}", current.name, current.email
         ):
             return WriteResult(kind="assign", ok=True, skipped=True, detail="already assigned")
-        await self._mark_own_write(issue.id)
+        await self._before_write(issue, IssueUpdate(assigned_to=action.assignee))
         await self.client.assign(issue.id, action.assignee)
         return WriteResult(kind="assign", ok=True, detail=action.assignee)
+
+    async def _before_write(self, issue: Issue, update: IssueUpdate) -> None:
+        """Keep the issue's state before the write, so the write can be undone (shared/undo.py)."""
+        await remember_write(
+            self.redis, self.write_id, issue, status=update.status, substatus=update.substatus,
+            assignee=update.assigned_to, organization=self.client.organization, installation=self.installation,
+        )
+        await self._mark_own_write(issue.id)
 
     async def _mark_own_write(self, issue_id: str) -> None:
         """Remember that the next issue.* delivery for this issue may be our own echo, and that

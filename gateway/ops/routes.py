@@ -7,11 +7,22 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway.ops import api
+from gateway.ops import api, trust
 from gateway.ops.auth import protected
 from gateway.ops.dashboard import page
 
 STATIC = Path(__file__).resolve().parent / "static"
+
+
+def trust_routes() -> list[BaseRoute]:
+    """Issue 22: audit trail, undo, playbook counters, past backtests."""
+    return [
+        Route("/api/issues/{issue_id}", protected(trust.issue_trail)),
+        Route("/api/jobs/{job_id}/undo", protected(trust.undo_job), methods=["POST"]),
+        Route("/api/playbooks", protected(trust.playbooks)),
+        Route("/api/backtests", protected(trust.backtests)),
+        Route("/api/backtests/{backtest_id}", protected(trust.backtest_report)),
+    ]
 
 
 def ops_routes() -> list[BaseRoute]:
@@ -23,5 +34,6 @@ def ops_routes() -> list[BaseRoute]:
         Route("/api/dead", protected(api.dead)),
         Route("/api/dead/replay", protected(api.replay_all), methods=["POST"]),
         Route("/api/stats", protected(api.stats)),
+        *trust_routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]

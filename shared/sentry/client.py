@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
@@ -54,6 +54,7 @@ UA = "sentry-responder/0.1 (+https://github.com/)"
 class Page(Generic[T]):
     items: list[T]
     next_cursor: str | None = None
+    hits: int | None = None  # X-Hits: how many items match in all, when Sentry says
 
 
 @dataclass
@@ -240,6 +241,19 @@ class SentryClient:
         path = f"projects/{self.organization}/{project}/issues/"
         return await self._page("GET", path, Issue, params)
 
+    async def list_org_issues(
+        self, *, query: str = "is:unresolved", projects: Sequence[str] = (), stats_period: str | None = None,
+        cursor: str | None = None, limit: int = 100,
+    ) -> Page[Issue]:
+        """One page of the organization's issues (`GET /organizations/{org}/issues/`), newest seen first."""
+        params: list[tuple[str, str]] = [("query", query), ("limit", str(limit))]
+        params += [("project", p) for p in projects]
+        if stats_period:
+            params.append(("statsPeriod", stats_period))
+        if cursor:
+            params.append(("cursor", cursor))
+        return await self._page("GET", f"organizations/{self.organization}/issues/", Issue, params)
+
     async def iter_project_issues(
         self, project: str, *, query: str | None = None
     ) -> AsyncIterator[Issue]:
@@ -284,7 +298,9 @@ class SentryClient:
     ) -> Page[T]:
         response = await self._request(method, path, params=params)
         items = TypeAdapter(list[model]).validate_python(response.json())  # type: ignore[valid-type]
-        return Page(items=items, next_cursor=next_cursor(response.headers.get("link")))
+        hits = response.headers.get("x-hits", "")
+        return Page(items=items, next_cursor=next_cursor(response.headers.get("link")),
+                    hits=int(hits) if hits.isdigit() else None)
 
     async def _json(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         response = await self._request(method, path, json=body)

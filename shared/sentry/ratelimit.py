@@ -10,6 +10,7 @@ is shared the same way, so every worker slows down before the 429, not after it.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -116,3 +117,28 @@ class LocalRateLimiter:
 
     async def block_until(self, reset_epoch_s: float) -> None:
         self._blocked_until = max(self._blocked_until, reset_epoch_s)
+
+
+BUDGET_POLL_S = 1.0
+
+
+@dataclass
+class BudgetShare:
+    """Calls only while more than (1 - share) of the shared budget is left, so live work goes on:
+    waits (outside any job: the backtest CLI) until the worker's use drops below that."""
+
+    inner: RateLimiter
+    limit: int
+    share: float
+
+    async def acquire(self) -> float:
+        keep = self.limit * (1 - self.share)
+        while await self.inner.remaining() <= keep:
+            await asyncio.sleep(BUDGET_POLL_S)
+        return await self.inner.acquire()
+
+    async def remaining(self) -> int:
+        return await self.inner.remaining()
+
+    async def block_until(self, reset_epoch_s: float) -> None:
+        await self.inner.block_until(reset_epoch_s)

@@ -20,7 +20,10 @@ def related_issues(ctx: AnalysisContext) -> Finding | None:
     window = ctx.facts.related
     if window is None:
         return None
-    others = [i for i in window.issues if i.id != ctx.issue.id]
+    others = sorted(  # in the order they started
+        (i for i in window.issues if i.id != ctx.issue.id and i.first_seen is not None),
+        key=lambda i: (i.first_seen, i.id),
+    )
     if not others:
         return None
     mine = classify(ctx)

@@ -179,7 +179,7 @@ async function showDetail(id) {
   const facts = el("dl", {},
     el("dt", {}, "delivery"), el("dd", { class: "mono", "data-testid": "detail-id" }, job.id),
     el("dt", {}, "resource"), el("dd", {}, `${job.resource}.${job.action}`),
-    el("dt", {}, "issue"), el("dd", {}, job.issue_id ?? "–"),
+    el("dt", {}, "issue"), el("dd", {}, ...issueLinks(job.issue_id, job.web_url)),
     el("dt", {}, "state"), el("dd", { class: `state ${job.state}` }, job.state),
     el("dt", {}, "tries"), el("dd", {}, `${job.attempts}${job.replays ? ` (replayed ${job.replays}×)` : ""}`),
     el("dt", {}, "received"), el("dd", {}, time(job.received_at)),
@@ -202,14 +202,92 @@ async function showDetail(id) {
     parts.push(...section("Plan", el("ul", { "data-testid": "detail-plan" },
       ...job.plan.map((a) => el("li", {}, describeAction(a), a.rule ? el("span", { class: "muted" }, ` · ${a.rule}`) : null)))));
   }
+  if ((job.shadow ?? []).length) {
+    parts.push(...section("Shadow (not executed)", el("ul", { "data-testid": "detail-shadow" },
+      ...job.shadow.map((s) => el("li", {}, el("b", {}, s.playbook), ` would have: ${s.would.join(", ")}`)))));
+  }
   if (job.writeback.length) {
     parts.push(...section("Write-back", el("ul", {},
       ...job.writeback.map((w) => el("li", { class: w.ok ? "" : "error" }, `${w.kind}: ${w.ok ? (w.skipped ? "skipped" : "done") : "failed"} ${w.detail}`)))));
+  }
+  const changedIssue = (w) => (w.outcome ? w.outcome === "done" : w.ok && !w.skipped)
+    && ["set_status", "assign"].includes(w.kind ?? w.action);
+  if (job.writeback.some(changedIssue)) {
+    parts.push(el("p", {}, el("button", { "data-testid": "detail-undo", onclick: () => undo(job.id) }, "Undo"),
+      el("span", { class: "muted", id: "undo-result", "data-testid": "undo-result" }, " restore the issue's status and assignee")));
   }
   if (job.payload) {
     parts.push(el("details", {}, el("summary", {}, "Delivery payload"), el("pre", {}, JSON.stringify(job.payload.body ?? job.payload, null, 2))));
   }
   $("#detail").replaceChildren(...parts);
+}
+
+const SAFE_URL = /^https?:\/\//;
+
+function issueLinks(issueId, webUrl) {
+  if (!issueId) return ["–"];
+  const out = [issueId, " "];
+  out.push(el("button", { class: "link", "data-testid": "open-audit", onclick: () => showAudit(issueId) }, "audit trail"));
+  if (webUrl && SAFE_URL.test(webUrl)) {
+    out.push(" · ", el("a", { href: webUrl, target: "_blank", rel: "noopener noreferrer", "data-testid": "sentry-link" }, "open in Sentry"));
+  }
+  return out;
+}
+
+async function undo(id) {
+  const response = await fetch(`/api/jobs/${encodeURIComponent(id)}/undo`, { method: "POST", credentials: "same-origin" });
+  const body = await response.json().catch(() => ({}));
+  let text;
+  if (response.ok) {
+    const restored = Object.entries(body.restored).map(([k, v]) => `${k} back to ${v ?? "nobody"}`).join(", ");
+    text = `undone: ${restored || "nothing needed restoring"}`;
+  } else {
+    const changed = Object.entries(body.changed ?? {}).map(([k, v]) => `${k}: ours ${v.ours ?? "nobody"}, now ${v.now ?? "nobody"}`);
+    text = `not undone: ${body.detail ?? response.status}${changed.length ? ` (${changed.join("; ")})` : ""}`;
+  }
+  const target = $("#undo-result");
+  if (target) target.textContent = ` ${text}`;
+}
+
+async function showAudit(issueId) {
+  const trail = await api(`/api/issues/${encodeURIComponent(issueId)}`);
+  const head = el("div", { class: "card-head" }, el("h2", {}, `Issue ${issueId}: audit trail`));
+  if (trail.web_url && SAFE_URL.test(trail.web_url)) {
+    head.append(el("a", { href: trail.web_url, target: "_blank", rel: "noopener noreferrer" }, "open in Sentry"));
+  }
+  head.append(el("button", { class: "link", onclick: () => { $("#audit").hidden = true; } }, "close"));
+  const rows = trail.entries.map((e) =>
+    el("tr", { "data-kind": e.kind },
+      el("td", {}, new Date(e.at * 1000).toLocaleString()),
+      el("td", { class: `kind ${e.kind}` }, e.kind),
+      el("td", { title: e.summary }, e.summary),
+      el("td", {}, e.actor),
+      el("td", { class: "mono", onclick: () => e.delivery_id && showDetail(e.delivery_id) }, (e.delivery_id ?? "").slice(0, 12))));
+  const table = el("table", { class: "jobs" },
+    el("thead", {}, el("tr", {}, ...["when", "what", "detail", "by", "job"].map((h) => el("th", {}, h)))),
+    el("tbody", { "data-testid": "audit-entries" }, ...(rows.length ? rows : [el("tr", {}, el("td", { class: "muted" }, "Nothing recorded for this issue."))])));
+  const audit = $("#audit");
+  audit.replaceChildren(head, table);
+  audit.hidden = false;
+  audit.scrollIntoView({ block: "nearest" });
+}
+
+function counts(map) {
+  return Object.entries(map ?? {}).map(([k, v]) => `${k} ×${v}`).join(", ");
+}
+
+async function refreshTrust() {
+  const [books, tests] = await Promise.all([api("/api/playbooks"), api("/api/backtests")]);
+  const rows = books.playbooks.map((p) =>
+    el("tr", { "data-playbook": p.name },
+      el("td", {}, p.name), el("td", { class: p.mode === "shadow" ? "state retrying" : "" }, p.mode),
+      el("td", {}, p.fired), el("td", {}, [counts(p.did), Object.keys(p.would).length ? `would have: ${counts(p.would)}` : ""]
+        .filter(Boolean).join("; "))));
+  $("#playbooks").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { class: "muted" }, "No playbook has fired yet."))]));
+  const runs = tests.backtests.map((b) =>
+    el("tr", {}, el("td", {}, time(b.started_at)), el("td", { title: b.rules }, b.rules),
+      el("td", {}, b.state), el("td", {}, b.issues), el("td", {}, b.matched)));
+  $("#backtests").replaceChildren(...(runs.length ? runs : [el("tr", {}, el("td", { class: "muted" }, "No backtest has run."))]));
 }
 
 async function refresh() {
@@ -226,7 +304,7 @@ async function refresh() {
     const banner = $("#banner");
     banner.hidden = stats.spool_depth === 0;
     banner.textContent = `${stats.spool_depth} deliveries are in the gateway's spool, waiting for Redis.`;
-    await Promise.all([refreshJobs(), refreshDead()]);
+    await Promise.all([refreshJobs(), refreshDead(), refreshTrust()]);
     $("#updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
   } catch (err) {
     $("#updated").textContent = `not updated: ${err.message}`;
