@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -39,7 +40,7 @@ class StoryRunner:
         self.state.issues.update({i["id"]: i for i in data["issues"]})
         self.state.events.update(data["events"])
         self.state.extra = {k: v for k, v in data.items() if k not in ("issues", "events")}
-        self.state.clock = now.timestamp  # the stand-in's "last seen within" agrees with the stories
+        self.state.clock_offset_s = now.timestamp() - time.time()  # the stand-in lives at the stories' time
         self.transport = httpx.ASGITransport(app=self.app)
         self.redis, self.settings, self.now = redis, settings, now
 

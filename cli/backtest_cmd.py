@@ -49,7 +49,7 @@ def check(options: BacktestOptions) -> None:
 async def run_backtest(settings: Settings, options: BacktestOptions, console: Console) -> int:
     check(options)
     rules = load_rules(options.rules_file)
-    redis = connect(settings.redis_url)
+    redis = connect(settings.redis)
     try:
         organization = settings.organization
         installation = None

@@ -19,6 +19,8 @@ from shared import keys
 from shared.embedded_redis import EmbeddedRedis, free_port
 from shared.jobs import FINAL_STATES, JobRecord
 from shared.jobstore import decode_record
+from shared.redis import connect_sync
+from shared.settings import load_settings
 from standin.app import DEMO_TOKEN
 
 
@@ -88,7 +90,7 @@ def show_demo(gateway_url: str, redis_url: str, secret: str, standin_url: str | 
     for resource, payload in demo_deliveries():
         response = post(gateway_url, resource, payload, secret)
         ids.append(response.json()["id"])
-    redis = SyncRedis.from_url(redis_url)
+    redis = connect_sync(load_settings(REDIS_URL=redis_url).redis)  # TLS, ACL, Sentinel as configured
     deadline = time.monotonic() + 60
     with Live(console=console, refresh_per_second=4) as live:
         while True:
@@ -107,3 +109,13 @@ def show_demo(gateway_url: str, redis_url: str, secret: str, standin_url: str | 
             summary = issue_notes[0]["data"]["text"].split("\n\n", 1)[0] if issue_notes else ""
             console.print(f"\n[bold]issue {issue_id}[/]")
             console.print(summary, markup=False, highlight=False)
+            for line in actions_taken(issue_notes[0]["data"]["text"].splitlines() if issue_notes else []):
+                console.print(f"    {line}", markup=False)
+
+
+def actions_taken(comment_lines: list[str]) -> list[str]:
+    """The outcome lines the worker edited into its comment (worker/writeback.py)."""
+    if "**Actions taken:**" not in comment_lines:
+        return []
+    start = comment_lines.index("**Actions taken:**") + 1
+    return [line.removeprefix("- ").replace("\\", "") for line in comment_lines[start:] if line.startswith("- ")]

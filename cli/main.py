@@ -88,7 +88,7 @@ def check_config() -> None:
     console.print(f"organization:  {settings.organization or '-'}")
     console.print(f"Sentry API:    {settings.base_url}")
     console.print(f"dry run:       {'yes' if settings.dry_run else 'no'}")
-    console.print(f"Redis:         {settings.redis_url.split('@')[-1]}")
+    console.print(f"Redis:         {settings.redis.describe()}")
     console.print(f"client secrets:{len(settings.client_secrets):>2} configured")
     if rules is not None:
         source = settings.rules_path or "built-in defaults"
@@ -103,9 +103,10 @@ def _installations(settings: Settings) -> str:
     import redis as sync_redis
 
     from shared import keys
+    from shared.redis import connect_sync
 
     try:
-        orgs: list[bytes] = sync_redis.Redis.from_url(settings.redis_url, socket_timeout=2).hkeys(  # type: ignore[assignment]
+        orgs: list[bytes] = connect_sync(settings.redis).hkeys(  # type: ignore[assignment]
             keys.INSTALLATIONS_BY_ORG
         )
     except sync_redis.RedisError as exc:
@@ -163,11 +164,11 @@ def jobs_table(records: list[JobRecord], title: str = "jobs") -> Table:
     return table
 
 
-async def _recent(url: str, limit: int, state: JobState | None) -> list[JobRecord]:
+async def _recent(settings: Settings, limit: int, state: JobState | None) -> list[JobRecord]:
     from shared.jobstore import JobStore
     from shared.redis import connect
 
-    redis = connect(url)
+    redis = connect(settings.redis)
     try:
         return await JobStore(redis).recent(limit, state)
     finally:
@@ -181,7 +182,7 @@ def jobs(
 ) -> None:
     """List recent jobs and their states."""
     settings = settings_or_exit()
-    Console().print(jobs_table(asyncio.run(_recent(settings.redis_url, limit, state))))
+    Console().print(jobs_table(asyncio.run(_recent(settings, limit, state))))
 
 
 @app.command()
@@ -201,7 +202,7 @@ def replay(
     settings = settings_or_exit()
 
     async def run() -> int:
-        redis = connect(settings.redis_url)
+        redis = connect(settings.redis)
         try:
             store = JobStore(redis)
             queue = DeliveryQueue(redis, settings.queue_name, settings.dedup_ttl_s)
@@ -233,7 +234,7 @@ def undo(
     by = f"cli ({getpass.getuser()}@{socket.gethostname()})"
 
     async def run() -> dict[str, object]:
-        redis = connect(settings.redis_url)
+        redis = connect(settings.redis)
         try:
             record = await load_undo(redis, delivery_id)
             if record is None:

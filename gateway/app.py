@@ -25,7 +25,7 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        redis = connect(settings.redis_url)
+        redis = connect(settings.redis)
         state = GatewayState.build(settings, redis)
         app.state.gateway = state
         drain = asyncio.create_task(run_drain(state))

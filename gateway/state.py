@@ -29,7 +29,10 @@ class GatewayState:
 
     @classmethod
     def build(cls, settings: Settings, redis: Redis) -> GatewayState:
-        queue = DeliveryQueue(redis, settings.queue_name, settings.dedup_ttl_s)
+        queue = DeliveryQueue(
+            redis, settings.queue_name, settings.dedup_ttl_s,
+            min_replicas=settings.redis_min_replicas, replica_timeout_s=settings.redis_replica_timeout_s,
+        )
         return cls(
             settings=settings,
             redis=redis,

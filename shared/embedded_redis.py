@@ -1,4 +1,7 @@
-"""Start a throwaway `redis-server` on a free loopback port: for `dev`, the demo and the tests."""
+"""Start a throwaway `redis-server` on a free loopback port: for `dev`, the demo and the tests.
+
+Also what the TLS, ACL and failover tests need: a TLS port beside the plain one, extra
+configuration (ACL users, `replicaof`), and sentinels (`EmbeddedSentinel`)."""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -34,18 +39,46 @@ def free_port() -> int:
         return port
 
 
+@dataclass(frozen=True)
+class TLSFiles:
+    """PEM files for a TLS port: the CA that signed the certificate, the certificate, its key."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+
 class EmbeddedRedis:
     """A redis-server child process with its data in a temp directory, AOF on (as in production)."""
 
-    def __init__(self, port: int | None = None, data_dir: Path | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, data_dir: Path | None = None, *,
+        tls: TLSFiles | None = None, extra_args: Sequence[str] = (),
+    ) -> None:
         self.port = port or free_port()
         self._own_dir = data_dir is None
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="responder-redis-"))
         self._process: subprocess.Popen[bytes] | None = None
+        self.tls = tls
+        self.tls_port = free_port() if tls else None
+        self.extra_args = list(extra_args)
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def _tls_args(self) -> list[str]:
+        if self.tls is None:
+            return []
+        return [
+            "--tls-port", str(self.tls_port), "--tls-cert-file", str(self.tls.cert_file),
+            "--tls-key-file", str(self.tls.key_file), "--tls-ca-cert-file", str(self.tls.ca_file),
+            "--tls-auth-clients", "optional",
+        ]
 
     def start(self, timeout_s: float = 30.0) -> EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -53,8 +86,11 @@ class EmbeddedRedis:
             find_redis_server(), "--port", str(self.port), "--bind", "127.0.0.1",
             "--dir", str(self.data_dir), "--appendonly", "yes", "--appendfsync", "everysec",
             "--save", "", "--daemonize", "no", "--loglevel", "warning",
+            *self._tls_args(), *self.extra_args,
         ]
-        self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        log = (self.data_dir / "redis.log").open("ab")
+        self._process = subprocess.Popen(args, stdout=log, stderr=log)
+        log.close()
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         deadline = time.monotonic() + timeout_s
         try:
@@ -68,6 +104,13 @@ class EmbeddedRedis:
                     time.sleep(0.02)
         finally:
             client.close()
+
+    def kill(self) -> None:
+        """SIGKILL: the abrupt end a failover test needs (nothing flushed, nothing handed over)."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
@@ -89,3 +132,70 @@ class EmbeddedRedis:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+class EmbeddedSentinel:
+    """A `redis-server --sentinel` watching one master, with short timeouts for tests: it needs a
+    writable config file of its own (Sentinel records what it learns there)."""
+
+    def __init__(
+        self, master_port: int, master_name: str = "mymaster", quorum: int = 2,
+        down_after_ms: int = 1000, failover_timeout_ms: int = 3000,
+    ) -> None:
+        self.port = free_port()
+        self.master_name = master_name
+        self.data_dir = Path(tempfile.mkdtemp(prefix="responder-sentinel-"))
+        self._config = "\n".join([
+            f"port {self.port}", "bind 127.0.0.1", f"dir {self.data_dir}",
+            f"sentinel monitor {master_name} 127.0.0.1 {master_port} {quorum}",
+            f"sentinel down-after-milliseconds {master_name} {down_after_ms}",
+            f"sentinel failover-timeout {master_name} {failover_timeout_ms}",
+            f"sentinel parallel-syncs {master_name} 1", "",
+        ])
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 10.0) -> EmbeddedSentinel:
+        config = self.data_dir / "sentinel.conf"
+        config.write_text(self._config)
+        log = (self.data_dir / "sentinel.log").open("ab")
+        self._process = subprocess.Popen(
+            [find_redis_server(), str(config), "--sentinel"], stdout=log, stderr=log
+        )
+        log.close()
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        deadline = time.monotonic() + timeout_s
+        try:
+            while True:
+                try:
+                    client.ping()
+                    return self
+                except redis.ConnectionError:
+                    if self._process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"sentinel did not start on port {self.port}") from None
+                    time.sleep(0.02)
+        finally:
+            client.close()
+
+    def master_address(self) -> tuple[str, int] | None:
+        client = redis.Redis(port=self.port, socket_timeout=1)
+        try:
+            found = client.execute_command(  # type: ignore[no-untyped-call]
+                "SENTINEL", "get-master-addr-by-name", self.master_name
+            )
+        finally:
+            client.close()
+        if not found:
+            return None
+        host, port = (part.decode() if isinstance(part, bytes) else str(part) for part in found)
+        return host, int(port)
+
+    def close(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+        shutil.rmtree(self.data_dir, ignore_errors=True)

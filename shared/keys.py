@@ -9,6 +9,7 @@ DEAD_LETTER = PREFIX + "dead"  # zset: delivery id -> died at (s)
 WORKER_HEARTBEATS = PREFIX + "workers"  # hash: worker name -> last heartbeat (s)
 WORKER_REDIS_OUTAGES = PREFIX + "workers:redis_outages"  # hash: worker name -> JSON of its last Redis outage
 INSTALLATIONS_BY_ORG = PREFIX + "installations"  # hash: organization slug -> installation uuid
+REPLICATION_MARK = PREFIX + "replication-mark"  # counter: a write WAIT can count (shared/queue.py)
 ISSUE = PREFIX + "issue:"  # per-issue keys below; the intake script builds them the same way
 
 

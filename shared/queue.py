@@ -15,13 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from arq.connections import ArqRedis, RedisSettings
 from arq.constants import job_key_prefix, retry_key_prefix
 from arq.jobs import serialize_job
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisError
 
 from shared import keys
 from shared.jobs import Delivery
+from shared.redis import FAILOVER_RETRIES, RedisConfig, connect_as
 
 PROCESS_DELIVERY = "process_delivery"
 JOB_EXPIRES_S = 7 * 24 * 3600
@@ -122,12 +124,25 @@ class Intake:
     raw_body: bytes = b""  # the verified body as sent, spliced into the record as it is
 
 
+class NotReplicated(RedisError):
+    """Fewer replicas than required confirmed an intake write in time (WAIT): not yet durable."""
+
+    def __init__(self, confirmed: int, required: int) -> None:
+        super().__init__(f"{confirmed} of {required} replicas confirmed the write in time")
+        self.confirmed, self.required = confirmed, required
+
+
 class DeliveryQueue:
-    def __init__(self, redis: Redis, queue_name: str, dedup_ttl_s: int) -> None:
+    def __init__(
+        self, redis: Redis, queue_name: str, dedup_ttl_s: int,
+        min_replicas: int = 0, replica_timeout_s: float = 0.2,
+    ) -> None:
         self._redis = redis
         self.queue_name = queue_name
         self._dedup_ttl_s = dedup_ttl_s
         self._intake_sha: str | None = None
+        self._min_replicas = min_replicas
+        self._replica_timeout_ms = max(1, int(replica_timeout_s * 1000))  # WAIT 0 would block forever
 
     def _intake_args(self, item: Intake, now_s: float) -> list[bytes | str]:
         delivery = item.delivery
@@ -175,8 +190,24 @@ class DeliveryQueue:
         async with self._redis.pipeline(transaction=False) as pipe:
             for args in calls:
                 pipe.evalsha(self._intake_sha, 0, *args)  # type: ignore[arg-type]
+            if self._min_replicas:
+                self._wait_for_replicas(pipe)
             results: list[Any] = await pipe.execute()
+        if self._min_replicas:
+            confirmed = int(results.pop())
+            results.pop()  # the mark's counter
+            if confirmed < self._min_replicas:
+                raise NotReplicated(confirmed, self._min_replicas)
         return results
+
+    def _wait_for_replicas(self, pipe: Any) -> None:
+        """Asynchronous replication loses what a dying primary had not passed on, so a 2xx waits
+        for `min_replicas` to confirm. WAIT counts this connection's writes only, and a duplicate
+        (or a spooled delivery drained after its first write went through elsewhere) writes
+        nothing: the mark is a write on this connection that comes after all of them in the
+        replication stream, so once replicas have it they have the deliveries too."""
+        pipe.incr(keys.REPLICATION_MARK)
+        pipe.execute_command("WAIT", self._min_replicas, self._replica_timeout_ms)
 
     async def requeue(self, delivery_id: str, defer_s: float = 0.0) -> None:
         """Put a delivery's job back on the queue with a fresh try count (replay)."""
@@ -253,6 +284,40 @@ class IntakeBatcher:
     async def close(self) -> None:
         if self._flusher is not None:
             await asyncio.gather(self._flusher, return_exceptions=True)
+
+
+class _MaskedRedisSettings(RedisSettings):
+    """arq's settings print every field, the password included; these print it masked."""
+
+    def __repr__(self) -> str:
+        return super().__repr__().replace(repr(self.password), "'***'") if self.password else super().__repr__()
+
+
+def arq_settings(config: RedisConfig) -> RedisSettings:
+    """arq's own connection settings from the project's parsed Redis config (for arq tooling;
+    the worker takes its pool from `arq_pool`, which arq's Sentinel path cannot match: it passes
+    neither timeouts, retries, CA files nor a sentinel password)."""
+    tls = config.tls
+    host: str | list[tuple[str, int]] = list(config.hosts) if config.sentinel_master else config.hosts[0][0]
+    return _MaskedRedisSettings(
+        host=host, port=config.hosts[0][1], unix_socket_path=config.unix_socket_path,
+        database=config.db, username=config.username,
+        password=config.password.get_secret_value() if config.password else None,
+        ssl=tls is not None, ssl_ca_certs=tls.ca_file if tls else None,
+        ssl_certfile=tls.cert_file if tls else None, ssl_keyfile=tls.key_file if tls else None,
+        ssl_check_hostname=tls.check_hostname if tls else False,
+        sentinel=config.sentinel_master is not None, sentinel_master=config.sentinel_master or "mymaster",
+    )
+
+
+def arq_pool(config: RedisConfig, queue_name: str) -> ArqRedis:
+    """The worker's pool: arq's client class, connected by the one factory (TLS, ACL, Sentinel)."""
+    pool = connect_as(ArqRedis, config, retries=FAILOVER_RETRIES)
+    pool.job_serializer = serialize
+    pool.job_deserializer = deserialize
+    pool.default_queue_name = queue_name
+    pool.expires_extra_ms = JOB_EXPIRES_S * 1000
+    return pool
 
 
 def _text(value: bytes | str) -> str:

@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from shared.redis import RedisConfig, RedisTLS, parse_hosts, parse_redis_url
+
 DEFAULT_BASE_URL = "https://sentry.io/api/0/"
 
 
@@ -54,11 +56,27 @@ class Settings(BaseSettings):
     )
 
     # --- Redis and the queue
-    redis_url: str = Field("redis://localhost:6379/0", validation_alias=_env("REDIS_URL"))
+    # repr=False: the URL may carry a password (`settings.redis.describe()` masks it)
+    redis_url: str = Field("redis://localhost:6379/0", validation_alias=_env("REDIS_URL"), repr=False)
     queue_name: str = Field("responder:queue", validation_alias=_env("RESPONDER_QUEUE_NAME"))
     dedup_ttl_s: int = Field(3 * 24 * 3600, gt=0, validation_alias=_env("RESPONDER_DEDUP_TTL_S"))
     enqueue_timeout_s: float = Field(
         0.25, gt=0, validation_alias=_env("RESPONDER_ENQUEUE_TIMEOUT_S")
+    )
+    # Managed and replicated Redis (shared/redis.py): Sentinel, TLS files, and how many replicas
+    # must hold a delivery before the gateway answers 2xx.
+    redis_sentinels: str | None = Field(None, validation_alias=_env("REDIS_SENTINELS"))
+    redis_sentinel_master: str = Field("mymaster", validation_alias=_env("REDIS_SENTINEL_MASTER"))
+    redis_sentinel_password: SecretStr | None = Field(
+        None, validation_alias=_env("REDIS_SENTINEL_PASSWORD")
+    )
+    redis_tls_ca_file: Path | None = Field(None, validation_alias=_env("REDIS_TLS_CA_FILE"))
+    redis_tls_cert_file: Path | None = Field(None, validation_alias=_env("REDIS_TLS_CERT_FILE"))
+    redis_tls_key_file: Path | None = Field(None, validation_alias=_env("REDIS_TLS_KEY_FILE"))
+    redis_tls_check_hostname: bool = Field(True, validation_alias=_env("REDIS_TLS_CHECK_HOSTNAME"))
+    redis_min_replicas: int = Field(0, ge=0, validation_alias=_env("RESPONDER_REDIS_MIN_REPLICAS"))
+    redis_replica_timeout_s: float = Field(
+        0.2, gt=0, validation_alias=_env("RESPONDER_REDIS_REPLICA_TIMEOUT_S")
     )
 
     # --- Gateway
@@ -130,14 +148,35 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _check_redis_url(cls, value: str) -> str:
-        if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        parse_redis_url(value)  # RedisUrlError (a ValueError) names the problem, never the URL
         return value
+
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _check_sentinels(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            parse_hosts(value)
+            return value
+        return None
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @property
+    def redis(self) -> RedisConfig:
+        """Where Redis is and how to log in, for `shared.redis.connect` and the queue's arq pool."""
+        tls = RedisTLS(
+            ca_file=str(self.redis_tls_ca_file) if self.redis_tls_ca_file else None,
+            cert_file=str(self.redis_tls_cert_file) if self.redis_tls_cert_file else None,
+            key_file=str(self.redis_tls_key_file) if self.redis_tls_key_file else None,
+            check_hostname=self.redis_tls_check_hostname,
+        )
+        return parse_redis_url(
+            self.redis_url, sentinels=self.redis_sentinels, sentinel_master=self.redis_sentinel_master,
+            sentinel_password=self.redis_sentinel_password, tls=tls,
+        )
 
     @property
     def mode(self) -> Literal["internal", "public", "payload-only"]:
@@ -162,6 +201,7 @@ class Settings(BaseSettings):
         for secret in (self.auth_token, self.dashboard_token):
             if secret is not None:
                 values.append(secret.get_secret_value())
+        values.extend(self.redis.secret_values())
         return [v for v in values if v]
 
     def require_gateway(self) -> None:

@@ -89,6 +89,15 @@ def changes_since(after: IssueState, current: Issue) -> dict[str, dict[str, Any]
     return diff
 
 
+def same_status(state: IssueState, status: str, substatus: str | None) -> bool:
+    """Sentry manages an unresolved issue's substatus itself (new, ongoing, escalating, regressed;
+    a PUT of `unresolved` makes it `ongoing`): only an ignore's `archived_*` substatus is ours to
+    restore."""
+    if status != state.status:
+        return False
+    return status != "ignored" or substatus == state.substatus
+
+
 async def load_undo(redis: Redis, write_id: str) -> UndoRecord | None:
     raw = await redis.get(keys.undo(write_id))
     return UndoRecord.model_validate_json(raw) if raw else None
@@ -182,7 +191,7 @@ async def undo_write(redis: Redis, client: SentryClient, write_id: str, by: str)
         # After each restoring write, `after` is what the issue now is: an undo that fails half-way
         # (Sentry down) can be tried again without taking its own first write for a person's.
         before = record.before
-        if (current.status, current.substatus) != (before.status, before.substatus):
+        if not same_status(before, current.status, current.substatus):
             await client.update_issue(record.issue_id, restore_update(before))
             result.restored["status"] = before.status
             record.after.status, record.after.substatus = before.status, before.substatus
@@ -218,8 +227,12 @@ async def _note_undo(redis: Redis, client: SentryClient, record: UndoRecord) -> 
     note_id = await redis.hget(keys.issue_comment(record.issue_id), "note_id")  # type: ignore[misc]
     if note_id is None:
         return None
-    notes = await client.list_comments(record.issue_id)
-    note = next((n for n in notes if n.id == note_id.decode()), None)
+    wanted = note_id.decode()
+    note = None
+    async for candidate in client.iter_comments(record.issue_id):  # every page: a busy issue has many
+        if candidate.id == wanted:
+            note = candidate
+            break
     if note is None:
         return None
     line = f"\n\n_Undone by {record.undone_by} at {_when(record.undone_at or time.time())}: " \

@@ -97,7 +97,7 @@ async def list_org_issues(standin: Standin, request: Request) -> Response:
             return bad("Invalid cursor parameter.")
         if not 1 <= limit <= MAX_LIMIT:
             return bad(f"limit must be between 1 and {MAX_LIMIT}")
-        now_s = standin.state.clock()
+        now_s = standin.state.now()
         items = [
             i for i in standin.state.issues.values()
             if (not projects or {str(i["project"].get("slug")), str(i["project"].get("id"))} & set(projects))

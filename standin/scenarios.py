@@ -230,9 +230,10 @@ def java_one_host(now: datetime, out: dict[str, Any]) -> None:
     npe = issue(now, "4002", "API-JVM-12", "billing-api",
                 "NullPointerException: Cannot invoke \"Customer.getEmail()\" because \"customer\" is null",
                 "com.example.billing.InvoiceService in send", first, [(first, now, 600 / 180)], 48,
-                firstRelease={"version": "billing-api@5.2.0"}, lastRelease={"version": "billing-api@5.2.0"},
-                owners=[{"type": "suspectCommit", "owner": "user:12", "date_added": iso(first + timedelta(minutes=5))},
-                        {"type": "ownershipRule", "owner": "team:4", "date_added": iso(first)}])
+                firstRelease={"version": "billing-api@5.2.0"}, lastRelease={"version": "billing-api@5.2.0"})
+    # Served with `expand=owners` only, as Sentry does.
+    out["owners"]["4002"] = [{"type": "suspectCommit", "owner": "user:12", "date_added": iso(first + timedelta(minutes=5))},
+                             {"type": "ownershipRule", "owner": "team:4", "date_added": iso(first)}]
     count = int(npe["count"])
     others = [(f"web-{n}", 1) for n in range(1, 13) if n != 7]
     npe["tags"] = [{"key": k, "name": k, "totalValues": count} for k in ("environment", "release", "server_name", "transaction")]
@@ -332,7 +333,7 @@ def reopened_and_regressed(now: datetime, out: dict[str, Any]) -> None:
 
 def build(now: datetime) -> dict[str, Any]:
     """Issues, events, releases, changed files and tag distributions of every story, at `now`."""
-    out: dict[str, Any] = {"issues": [], "events": {}, "releases": {}, "commitfiles": {}, "tags": {}}
+    out: dict[str, Any] = {"issues": [], "events": {}, "releases": {}, "commitfiles": {}, "tags": {}, "owners": {}}
     for story in (django_after_deploy, minified_js, java_one_host, go_spike, reopened_and_regressed):
         story(now, out)
     return out

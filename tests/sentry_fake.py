@@ -1,27 +1,18 @@
-"""A small stateful Sentry behind httpx.MockTransport, for worker tests: real paths, real shapes."""
+"""Sentry for worker tests: the strict stand-in (standin/) in process, behind httpx.MockTransport,
+so a write-back Sentry would refuse fails here too. Adds what worker tests need on top: the
+calls made, `fail_next` (statuses to answer instead, one per call) and `comments_on`."""
 
 from __future__ import annotations
 
-import itertools
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from standin.app import create_standin
+from standin.state import StandinState
 from tests.conftest import FIXTURES, load_webhook
-
-ISSUE_PATH = re.compile(r"^/api/0/organizations/(?P<org>[^/]+)/issues/(?P<issue>[^/]+)/$")
-EVENT_PATH = re.compile(
-    r"^/api/0/organizations/(?P<org>[^/]+)/issues/(?P<issue>[^/]+)/events/(?P<event>[^/]+)/$"
-)
-COMMENTS_PATH = re.compile(
-    r"^/api/0/organizations/(?P<org>[^/]+)/issues/(?P<issue>[^/]+)/(?:comments|notes)/$"
-)
-NOTE_PATH = re.compile(
-    r"^/api/0/organizations/(?P<org>[^/]+)/issues/(?P<issue>[^/]+)/(?:comments|notes)/(?P<note>[^/]+)/$"
-)
 
 
 def api_event_example() -> dict[str, Any]:
@@ -35,23 +26,40 @@ def api_event_example() -> dict[str, Any]:
 @dataclass
 class FakeSentry:
     token: str
-    issues: dict[str, dict[str, Any]] = field(default_factory=dict)
-    events: dict[str, dict[str, Any]] = field(default_factory=dict)
-    notes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    updates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    organization: str = "test-org"
     calls: list[tuple[str, str]] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)  # statuses to answer, one per call
-    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
+
+    def __post_init__(self) -> None:
+        self.app = create_standin(organization=self.organization, token=self.token)
+        self.state: StandinState = self.app.state.standin
+        self._asgi = httpx.ASGITransport(app=self.app)
 
     @classmethod
-    def seeded(cls, token: str) -> FakeSentry:
-        fake = cls(token=token)
+    def seeded(cls, token: str, organization: str = "test-org") -> FakeSentry:
+        fake = cls(token=token, organization=organization)
         issue = load_webhook("issue.created")["data"]["issue"]
         fake.issues[issue["id"]] = issue
-        event = api_event_example()
+        event = api_event_example() | {"platform": issue["platform"]}
         event["groupID"] = issue["id"]
         fake.events[issue["id"]] = event
         return fake
+
+    @property
+    def issues(self) -> dict[str, dict[str, Any]]:
+        return self.state.issues
+
+    @property
+    def events(self) -> dict[str, dict[str, Any]]:
+        return self.state.events
+
+    @property
+    def notes(self) -> dict[str, list[dict[str, Any]]]:
+        return self.state.notes
+
+    @property
+    def updates(self) -> list[dict[str, Any]]:
+        return self.state.updates
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -59,58 +67,9 @@ class FakeSentry:
     def comments_on(self, issue_id: str) -> list[str]:
         return [n["data"]["text"] for n in self.notes.get(issue_id, [])]
 
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.path
-        self.calls.append((request.method, path))
-        if request.headers.get("authorization") != f"Bearer {self.token}":
-            return httpx.Response(401, json={"detail": "Invalid token"})
-        if self.fail_next:
+    async def handle(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append((request.method, request.url.path))
+        if request.headers.get("authorization") == f"Bearer {self.token}" and self.fail_next:
             return httpx.Response(self.fail_next.pop(0), json={"detail": "injected failure"})
-        if m := NOTE_PATH.match(path):
-            return self._note(request, m["issue"], m["note"])
-        if m := COMMENTS_PATH.match(path):
-            return self._comments(request, m["issue"])
-        if m := EVENT_PATH.match(path):
-            event = self.events.get(m["issue"])
-            return httpx.Response(200, json=event) if event else self._not_found()
-        if m := ISSUE_PATH.match(path):
-            return self._issue(request, m["issue"])
-        return self._not_found()
-
-    def _not_found(self) -> httpx.Response:
-        return httpx.Response(404, json={"detail": "The requested resource does not exist"})
-
-    def _issue(self, request: httpx.Request, issue_id: str) -> httpx.Response:
-        issue = self.issues.get(issue_id)
-        if issue is None:
-            return self._not_found()
-        if request.method == "PUT":
-            body = json.loads(request.content)
-            self.updates.append((issue_id, body))
-            issue.update({k: v for k, v in body.items() if k in ("status", "substatus")})
-            return httpx.Response(200, json=body)
-        return httpx.Response(200, json=issue)
-
-    def _comments(self, request: httpx.Request, issue_id: str) -> httpx.Response:
-        if issue_id not in self.issues:
-            return self._not_found()
-        notes = self.notes.setdefault(issue_id, [])
-        if request.method == "POST":
-            text = json.loads(request.content)["text"]
-            if any(n["data"]["text"] == text for n in notes):
-                return httpx.Response(400, json={"detail": "You have already posted that comment."})
-            note = {
-                "id": str(next(self._ids)), "type": "note", "data": {"text": text},
-                "dateCreated": "2026-11-24T00:00:00Z", "user": None,
-            }
-            notes.insert(0, note)
-            return httpx.Response(201, json=note)
-        return httpx.Response(200, json=notes)
-
-    def _note(self, request: httpx.Request, issue_id: str, note_id: str) -> httpx.Response:
-        for note in self.notes.get(issue_id, []):
-            if note["id"] == note_id:
-                if request.method == "PUT":
-                    note["data"]["text"] = json.loads(request.content)["text"]
-                return httpx.Response(200, json=note)
-        return self._not_found()
+        await request.aread()
+        return await self._asgi.handle_async_request(request)

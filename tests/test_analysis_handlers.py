@@ -151,3 +151,34 @@ def test_an_issue_without_event_still_gets_findings() -> None:
 def test_release_model_reads_the_api_shape() -> None:
     assert Release.model_validate({"version": "1", "shortVersion": "1"}).short_version == "1"
     assert Event.model_validate({"release": {"version": "9"}}).release == "9"
+
+
+def test_a_message_pattern_alone_is_a_low_confidence_guess() -> None:
+    # The schema's event: a ForbiddenError whose message says 403; the type is not a known one.
+    finding = classify(real_contexts()["api_event"])
+    assert finding is not None and finding.data["category"] == "permission/auth"
+    assert finding.data["basis"] == "message only" and finding.data["confidence"] < 0.5
+    typed = classify(real_contexts()["error_created"])
+    assert typed is not None and typed.data["basis"] == "exception type" and typed.data["confidence"] >= 0.7
+
+
+def _unresolved(actor: dict[str, object], **issue: object) -> AnalysisContext:
+    ctx = context_for(CASES["database"][1], **issue)
+    return AnalysisContext("issue", "unresolved", ctx.issue, ctx.event, ctx.now, ctx.options, actor=actor)
+
+
+def test_a_person_reopening_is_not_a_regression() -> None:
+    finding = detect_regression(_unresolved({"type": "user", "id": "42", "name": "Ana Lima"}, substatus="ongoing"))
+    assert finding is not None and finding.handler == "reopened" and finding.data["regressed"] is False
+    assert "Ana Lima" in finding.summary
+    sentry = detect_regression(_unresolved({"type": "application", "id": "sentry", "name": "Sentry"}))
+    assert sentry is not None and sentry.handler == "regression" and sentry.data["regressed"] is True
+    said_so = detect_regression(_unresolved({"type": "user", "id": "1"}, substatus="regressed"))
+    assert said_so is not None and said_so.handler == "regression"
+
+
+def test_sentrys_own_owner_comes_before_the_globs() -> None:
+    ctx = context_for(CASES["database"][1], owners=[{"type": "ownershipRule", "owner": "team:1"}])
+    options = {"ownership": [{"pattern": "app/**", "owner": "team:2"}]}
+    finding = suggest_owner(AnalysisContext(ctx.resource, ctx.action, ctx.issue, ctx.event, ctx.now, options))
+    assert finding is not None and finding.data["owner"] == "team:1" and finding.data["source"] == "sentry"

@@ -36,7 +36,7 @@ mode: all_matches
 playbooks:
   - name: database
     when: {title: "^OperationalError"}
-    actions: {comment: true, resolve: true}
+    actions: {comment: true, resolve: true, allow_destructive: true}
   - name: keep-fatal-visible
     when: {level: [fatal]}
     actions: {unresolve: true}
@@ -45,11 +45,11 @@ playbooks:
     actions: {assign: "team:2"}
   - name: partner-timeouts
     when: {title: "partner_api"}
-    actions: {ignore: {minutes: 60}, assign: "team:3"}
+    actions: {ignore: {minutes: 60}, assign: "team:3", allow_destructive: true}
   - name: try-health
     mode: shadow
     when: {title: "health check"}
-    actions: {resolve: true}
+    actions: {resolve: true, allow_destructive: true}
 """
 GENERATED = 600  # every tenth is resolved: 540 unresolved ones (and a few seeded), six pages of 100
 

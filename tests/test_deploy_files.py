@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -45,3 +46,93 @@ def test_env_example_names_real_settings() -> None:
         name = line.lstrip("# ").split("=", 1)[0]
         if "=" in line and name.isupper():
             assert name in aliases, name
+
+
+# --- Kubernetes (deploy/kubernetes/): read, as no cluster runs here
+
+KUBE = ROOT / "deploy" / "kubernetes"
+
+
+def kube_objects() -> dict[str, dict[str, Any]]:
+    """Every object in the manifests, by `Kind/name`."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted(KUBE.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc and "metadata" in doc:
+                found[f"{doc['kind']}/{doc['metadata']['name']}"] = doc
+    return found
+
+
+def container(objects: dict[str, dict[str, Any]], deployment: str) -> dict[str, Any]:
+    spec = objects[f"Deployment/{deployment}"]["spec"]["template"]["spec"]
+    only: dict[str, Any] = spec["containers"][0]
+    return only
+
+
+def container_env(objects: dict[str, dict[str, Any]], deployment: str) -> dict[str, str]:
+    """What the container's environment holds: its Secret and ConfigMap, then its own `env`."""
+    env: dict[str, str] = {}
+    spec = container(objects, deployment)
+    for source in spec.get("envFrom", []):
+        if "secretRef" in source:
+            env |= objects[f"Secret/{source['secretRef']['name']}"]["stringData"]
+        if "configMapRef" in source:
+            env |= objects[f"ConfigMap/{source['configMapRef']['name']}"]["data"]
+    env |= {item["name"]: item["value"] for item in spec.get("env", [])}
+    return env
+
+
+def test_kubernetes_env_names_are_real_settings() -> None:
+    from shared.settings import Settings
+
+    aliases = {f.validation_alias.choices[0] for f in Settings.model_fields.values()}  # type: ignore[union-attr]
+    objects = kube_objects()
+    for deployment in ("sentry-responder-gateway", "sentry-responder-worker"):
+        unknown = set(container_env(objects, deployment)) - aliases
+        assert not unknown, f"{deployment} sets what no setting reads: {unknown}"
+    for path in KUBE.glob("*.yaml"):  # commented-out examples name real settings too
+        for line in path.read_text().splitlines():
+            name = line.strip().lstrip("# ").split(":", 1)[0]
+            if line.strip().startswith("#") and name.isupper() and "_" in name and ":" in line:
+                assert name in aliases, (path.name, name)
+
+
+def test_kubernetes_sets_every_required_setting() -> None:
+    from shared.settings import load_settings
+
+    objects = kube_objects()
+    gateway = load_settings(**container_env(objects, "sentry-responder-gateway"))
+    gateway.require_gateway()
+    worker = load_settings(**container_env(objects, "sentry-responder-worker"))
+    worker.require_sentry()
+    assert worker.mode == "internal" and gateway.redis.sentinel_master == "mymaster"
+    assert gateway.spool_dir == Path("/var/spool/responder")
+    mounts = {m["mountPath"] for m in container(objects, "sentry-responder-gateway")["volumeMounts"]}
+    assert str(gateway.spool_dir) in mounts
+
+
+def test_kubernetes_probes_service_and_scaling() -> None:
+    from gateway.app import create_app
+    from gateway.metrics import GatewayMetrics
+    from shared.settings import load_settings
+
+    objects = kube_objects()
+    gateway = container(objects, "sentry-responder-gateway")
+    paths = {r.path for r in create_app(load_settings(SENTRY_CLIENT_SECRET="x")).routes}  # type: ignore[attr-defined]
+    assert gateway["readinessProbe"]["httpGet"]["path"] == "/readyz" and "/readyz" in paths
+    assert gateway["livenessProbe"]["httpGet"]["path"] == "/healthz" and "/healthz" in paths
+    port = gateway["args"][gateway["args"].index("--port") + 1]
+    assert gateway["ports"][0]["containerPort"] == int(port)
+    service = objects["Service/sentry-responder-gateway"]["spec"]
+    assert service["selector"] == objects["Deployment/sentry-responder-gateway"]["spec"]["selector"]["matchLabels"]
+    assert service["ports"][0]["targetPort"] == gateway["ports"][0]["name"]
+    hpa = objects["HorizontalPodAutoscaler/sentry-responder-gateway"]["spec"]
+    assert hpa["scaleTargetRef"]["name"] == "sentry-responder-gateway"
+    scaled = objects["ScaledObject/sentry-responder-worker"]["spec"]
+    assert scaled["scaleTargetRef"]["name"] == "sentry-responder-worker"
+    exported = {m.name for m in GatewayMetrics().registry.collect()}
+    assert "responder_queue_depth" in exported
+    assert "responder_queue_depth" in scaled["triggers"][0]["metadata"]["query"]
+    assert container(objects, "sentry-responder-worker")["args"] == ["worker"]
+    listed = set(yaml.safe_load((KUBE / "kustomization.yaml").read_text())["resources"])
+    assert listed == {p.name for p in KUBE.glob("*.yaml")} - {"kustomization.yaml"}

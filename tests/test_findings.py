@@ -54,7 +54,7 @@ def test_impact_never_reports_a_lifetime_average() -> None:
 def test_a_person_reopening_is_not_sentrys_regression() -> None:
     ctx = context_for(CASES["database"][1], substatus="ongoing")
     reopened = AnalysisContext("issue", "unresolved", ctx.issue, ctx.event, NOW, ctx.options,
-                               Facts(actor={"type": "user", "id": "5", "name": "Dana"}))
+                               actor={"type": "user", "id": "5", "name": "Dana"})
     finding = assess_impact(reopened)
     assert finding is not None and finding.data["reopened_by"] == "Dana"
 

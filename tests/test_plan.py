@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.analysis_events import CASES, context_for
+from tests.analysis_events import CASES, context_for, real_contexts
 from worker.actions import AssignAction, CommentAction, StatusAction
 from worker.analysis.registry import default_registry, run_handlers
 from worker.plan import build_plan
@@ -29,7 +29,7 @@ def test_default_rules_plan_one_comment() -> None:
 
 def test_first_match_stops_at_the_first_playbook() -> None:
     r = rules(playbooks=[
-        {"name": "a", "actions": {"resolve": True}},
+        {"name": "a", "actions": {"resolve": True, "allow_destructive": True}},
         {"name": "b", "actions": {"comment": True}},
     ])
     plan = plan_for(r)
@@ -38,8 +38,8 @@ def test_first_match_stops_at_the_first_playbook() -> None:
 
 def test_conflicting_status_changes_keep_the_most_visible() -> None:
     r = rules(mode="all_matches", playbooks=[
-        {"name": "resolve", "actions": {"resolve": True}},
-        {"name": "ignore", "actions": {"ignore": {"minutes": 30}}},
+        {"name": "resolve", "actions": {"resolve": True, "allow_destructive": True}},
+        {"name": "ignore", "actions": {"ignore": {"minutes": 30}, "allow_destructive": True}},
         {"name": "unresolve", "actions": {"unresolve": True}},
     ])
     statuses = [a for a in plan_for(r).actions if isinstance(a, StatusAction)]
@@ -48,7 +48,7 @@ def test_conflicting_status_changes_keep_the_most_visible() -> None:
 
 def test_ignore_variants_become_sentrys_status_details() -> None:
     def status(ignore: dict[str, object]) -> StatusAction:
-        plan = plan_for(rules(playbooks=[{"name": "i", "actions": {"ignore": ignore}}]))
+        plan = plan_for(rules(playbooks=[{"name": "i", "actions": {"ignore": ignore, "allow_destructive": True}}]))
         action = plan.actions[0]
         assert isinstance(action, StatusAction)
         return action
@@ -62,9 +62,10 @@ def test_ignore_variants_become_sentrys_status_details() -> None:
 
 
 def test_explicit_assignee_beats_ownership_and_comment_comes_first() -> None:
-    r = rules(mode="all_matches", ownership=[{"pattern": "app/**", "owner": "team:owners"}], playbooks=[
+    r = rules(mode="all_matches", ownership=[{"pattern": "app/**", "owner": "team:9"}], playbooks=[
         {"name": "owner", "actions": {"assign": "owner"}},
-        {"name": "explicit", "actions": {"assign": "user:5", "comment": True, "resolve_in_next_release": True}},
+        {"name": "explicit", "actions": {"assign": "user:5", "comment": True, "resolve_in_next_release": True,
+                                          "allow_destructive": True}},
     ])
     plan = plan_for(r)
     assert [a.kind for a in plan.actions] == ["comment", "assign", "set_status"]
@@ -72,14 +73,32 @@ def test_explicit_assignee_beats_ownership_and_comment_comes_first() -> None:
     assert isinstance(assign, AssignAction) and assign.assignee == "user:5"
     comment = plan.actions[0]
     assert isinstance(comment, CommentAction)
-    assert "assign to user:5" in comment.body and "set resolvedInNextRelease" in comment.body
+    # The comment lists what was done once it is done (worker/writeback.py), never the plan.
+    assert "assign to user:5" not in comment.body and "resolvedInNextRelease" not in comment.body
 
 
 def test_owner_assignment_uses_the_ownership_finding() -> None:
-    r = rules(ownership=[{"pattern": "app/orders/**", "owner": "team:orders"}],
+    r = rules(ownership=[{"pattern": "app/orders/**", "owner": "team:1"}],
               playbooks=[{"name": "route", "actions": {"assign": "owner"}}])
     plan = plan_for(r)
-    assert isinstance(plan.actions[0], AssignAction) and plan.actions[0].assignee == "team:orders"
+    assert isinstance(plan.actions[0], AssignAction) and plan.actions[0].assignee == "team:1"
+
+
+def test_owner_assignment_prefers_sentrys_own_ownership_to_the_globs() -> None:
+    r = rules(ownership=[{"pattern": "app/orders/**", "owner": "team:1"}],
+              playbooks=[{"name": "route", "actions": {"assign": "owner"}}])
+    plan = plan_for(r, owners=[{"type": "codeowners", "owner": "user:42"}])
+    assert isinstance(plan.actions[0], AssignAction) and plan.actions[0].assignee == "user:42"
+
+
+def test_a_destructive_rule_on_a_guessed_category_is_held_not_sent() -> None:
+    archive = {"name": "noise", "when": {"category": ["database"]},
+               "actions": {"ignore": {"until_escalating": True}, "allow_destructive": True}}
+    sure = plan_for(rules(playbooks=[archive]))  # OperationalError: the exception type says database
+    assert [a.kind for a in sure.actions] == ["set_status"] and not sure.held
+    unsure = plan_for(rules(playbooks=[archive | {"min_confidence": 0.99}]))
+    assert unsure.actions == [] and len(unsure.held) == 1
+    assert "confidence 0.85" in unsure.held[0].reason and "needs 0.99" in unsure.held[0].reason
 
 
 def test_conditions() -> None:
@@ -104,3 +123,26 @@ def test_the_example_rules_file_plans_sensibly() -> None:
     plan = plan_for(load_rules(ROOT / "rules.example.yaml"), substatus="regressed")
     assert plan.matched_rules == ["explain", "regressions-to-owner"]
     assert [a.kind for a in plan.actions] == ["comment", "assign", "set_status"]
+
+
+def test_a_person_reopening_triggers_no_regression_rule() -> None:
+    example = load_rules(ROOT / "rules.example.yaml")
+    base = context_for(CASES["database"][1], substatus="ongoing")
+
+    def plan(actor: dict[str, object]):  # type: ignore[no-untyped-def]
+        ctx = type(base)("issue", "unresolved", base.issue, base.event, base.now, example.options(), actor=actor)
+        return build_plan(ctx, run_handlers(default_registry(load_plugins=False), ctx), example)
+
+    assert plan({"type": "user", "id": "42", "name": "Ana"}).matched_rules == ["explain"]
+    assert plan({"type": "application", "id": "sentry", "name": "Sentry"}).matched_rules == [
+        "explain", "regressions-to-owner"]
+
+
+def test_the_demo_rule_does_not_archive_on_a_403_in_a_message() -> None:
+    demo = load_rules(ROOT / "cli" / "demo_rules.yaml")
+    ctx = real_contexts()["api_event"]
+    ctx = type(ctx)(ctx.resource, ctx.action, ctx.issue, ctx.event, ctx.now, demo.options())
+    plan = build_plan(ctx, run_handlers(default_registry(load_plugins=False), ctx), demo)
+    assert "forbidden-noise" in plan.matched_rules
+    assert not [a for a in plan.actions if isinstance(a, StatusAction) and a.status == "ignored"]
+    assert [h.action.kind for h in plan.held] == ["set_status"] and "message only" in plan.held[0].reason

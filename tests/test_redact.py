@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from shared.sentry.redact import redact
+from shared.sentry.redact import redact, redact_json
 
 SECRETS = [
     "sntrys_eyJpYXQiOjE3MDAwMDAwMDAuMCwidXJsIjoiaHR0cHM6Ly9zZW50cnkuaW8ifQ_abcdef",
@@ -50,3 +52,30 @@ def test_a_private_key_under_a_secret_name_goes_whole() -> None:
 
 def test_upper_case_keys_are_masked_too() -> None:
     assert redact('PASSWORD="Xy12345" Client_Secret: abcdef') == 'PASSWORD="[redacted]" Client_Secret: [redacted]'
+
+
+@pytest.mark.parametrize(
+    ("text", "gone"),
+    [
+        ('"headers": [["X-Api-Key", "k3y-v4lue-123"], ["Accept", "*/*"]]', "k3y-v4lue-123"),
+        ("[['Authorization', 'raw-token-no-scheme']]", "raw-token-no-scheme"),
+        ('"body": "{\\"password\\": \\"two words\\"}"', "two words"),
+        ("Bearer ab_cd_ef_gh_ij", "ab_cd_ef_gh_ij"),
+        ("key sk-proj-Ab3_dEf6-hIj9kLm2nOp5qRs8tUv1wXy", "Ab3_dEf6-hIj9kLm2nOp5qRs8tUv1wXy"),
+        ("glpat-x7Kq2LmN9p_R4sT6vW8y", "x7Kq2LmN9p_R4sT6vW8y"),
+        ("github_pat_11ABCDEFG0123456789abc_Zy9Zy9Zy9Zy9Zy9Zy9", "11ABCDEFG0123456789abc"),
+        ("AIzaSyA1b2C3d4E5f6G7h8I9j0K_l-M2n3O4p5Q", "SyA1b2C3d4E5f6G7h8I9j0K"),
+        ("creds ASIAIOSFODNN7EXAMPLE", "IOSFODNN7EXAMPLE"),
+        ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI"),
+        ("jwt eyJhbGciOiJub25lIn0.eyJfX3N1Yl9fIjoiYS1iIn0.", "eyJfX3N1Yl9fIjoiYS1iIn0"),
+        ("token: password: hunter2hunter2", "hunter2hunter2"),
+        ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA (cut short", "b3BlbnNzaC1rZXktdjEAAAAA"),
+    ],
+)
+def test_shapes_found_by_the_security_review_are_removed(text: str, gone: str) -> None:
+    assert gone not in redact(text)
+
+
+def test_a_number_under_a_secret_name_is_masked_and_the_json_kept() -> None:
+    kept = json.loads(redact_json({"pin_password": 123456, "cookies": None, "user": {"session": True}}))
+    assert kept == {"pin_password": "[redacted]", "cookies": None, "user": {"session": True}}

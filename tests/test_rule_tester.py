@@ -21,14 +21,14 @@ playbooks:
     actions: {comment: true}
   - name: prod-only
     when: {environment: [production], min_events: 1}
-    actions: {resolve: true}
+    actions: {resolve: true, allow_destructive: true}
   - name: new-issues
     when: {resource: issue.created, min_events: 1000000}
     actions: {assign: "team:2"}
   - name: try-resolve
     mode: shadow
     when: {resource: issue}
-    actions: {resolve: true, assign: "team:9"}
+    actions: {resolve: true, assign: "team:9", allow_destructive: true}
 """
 
 
@@ -42,7 +42,7 @@ def test_explain_reports_each_condition_with_what_was_there() -> None:
     from tests.analysis_events import CASES, context_for
 
     r = rules(mode="all_matches", playbooks=[
-        {"name": "big", "when": {"min_events": 10**9, "level": ["error", "fatal"]}, "actions": {"resolve": True}},
+        {"name": "big", "when": {"min_events": 10**9, "level": ["error", "fatal"]}, "actions": {"resolve": True, "allow_destructive": True}},
         {"name": "any", "actions": {"comment": True}},
     ])
     ctx = context_for(CASES["database"][1])
@@ -94,7 +94,7 @@ def test_rules_test_refuses_bad_input_clearly(tmp_path: Path) -> None:
 
 def test_shadow_playbook_is_planned_not_executed_and_takes_no_live_place() -> None:
     r = rules(playbooks=[
-        {"name": "try", "mode": "shadow", "actions": {"resolve": True}},
+        {"name": "try", "mode": "shadow", "actions": {"resolve": True, "allow_destructive": True}},
         {"name": "explain", "actions": {"comment": True}},
     ])
     plan = plan_for(r)

@@ -59,3 +59,36 @@ def test_comment_template_is_read_relative_to_the_file(tmp_path: Path) -> None:
     (tmp_path / "c.j2").write_text("Hello {{ issue.title }}")
     rules = load_rules(write(tmp_path, "comment_template: c.j2\n"))
     assert rules.template_text == "Hello {{ issue.title }}"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("playbooks:\n  - name: x\n    actions:\n      assign: team:orders\n",
+         "rules.yaml:4: playbooks.0.actions.assign: Value error, 'team:orders' is not an id Sentry resolves"),
+        ("playbooks:\n  - name: x\n    actions:\n      comment: true\n      assign: '#orders'\n",
+         "rules.yaml:5: playbooks.0.actions.assign: Value error, '#orders' is a team slug"),
+        ("ownership:\n  - pattern: 'app/**'\n    owner: team:orders\n",
+         "rules.yaml:3: ownership.0.owner: Value error, 'team:orders' is not an id Sentry resolves"),
+        ("playbooks:\n  - name: x\n    actions:\n      ignore:\n        minutes: 5\n",
+         "rules.yaml:4: playbooks.0.actions: Value error, resolve, resolve_in_next_release and ignore hide the issue"),
+        ("min_confidence: 2\n", "rules.yaml:1: min_confidence: Input should be less than or equal to 1"),
+    ],
+)
+def test_assignees_and_destructive_actions_are_checked_at_load(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(RulesError) as info:
+        load_rules(write(tmp_path, text))
+    assert message in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("assignee", ["team:1", "user:42", "42", "ana", "ana@example.com", "owner"])
+def test_every_assignee_form_sentry_takes_loads(tmp_path: Path, assignee: str) -> None:
+    rules = load_rules(write(tmp_path, f"playbooks:\n  - name: x\n    actions:\n      assign: '{assignee}'\n"))
+    assert rules.playbooks[0].actions.assign == assignee
+
+
+def test_the_demo_rules_validate_and_name_seeded_ids() -> None:
+    rules = load_rules(ROOT / "cli" / "demo_rules.yaml")
+    assert {r.owner for r in rules.ownership} == {"team:1", "team:2", "team:3"}
+    destructive = [p for p in rules.playbooks if p.actions.destructive]
+    assert destructive and all(p.when.category for p in destructive)  # never on a title regex alone

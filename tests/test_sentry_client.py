@@ -80,7 +80,7 @@ async def test_list_events_and_comments() -> None:
     page = await client.list_issue_events("5")
     assert page.items[0].event_id == "a" * 32 and page.next_cursor is None
     notes = await client.list_comments("5")
-    assert notes[0].text == "hi"
+    assert notes.items[0].text == "hi"
     assert rec.requests[1].url.path == "/api/0/organizations/test-org/issues/5/comments/"
 
 

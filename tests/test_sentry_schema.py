@@ -68,7 +68,6 @@ CALLS: list[tuple[str, Call]] = [
     ("assign user", lambda c: c.assign("1", "user:2")),
     ("assign team", lambda c: c.assign("1", "team:3")),
     ("project issues", lambda c: c.list_project_issues("front-end", query="is:unresolved")),
-    ("issue with owners", lambda c: c.get_issue("1", expand=("owners",))),
     ("release", lambda c: c.get_release("backend@2.4.1", "7")),
     ("release commit files", lambda c: c.list_release_commit_files("backend@2.4.1")),
     ("issue tag", lambda c: c.get_issue_tag("1", "server_name")),

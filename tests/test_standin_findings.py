@@ -18,7 +18,7 @@ def sentry() -> SentryClient:
 
 
 async def test_release_deploy_and_previous_release(sentry: SentryClient) -> None:
-    issue = await sentry.get_issue("4001", expand=("owners",))
+    issue = await sentry.get_issue("4001")
     assert issue.first_release is not None
     release = await sentry.get_release(issue.first_release.version, str(issue.project.id))
     assert release.last_deploy is not None and release.last_deploy.environment == "production"

@@ -33,11 +33,11 @@ playbooks:
     actions: {comment: true}
   - name: triage
     when: {resource: issue.created}
-    actions: {resolve: true, assign: "team:2"}
+    actions: {resolve: true, assign: "team:3", allow_destructive: true}
   - name: try-ignore
     mode: shadow
     when: {resource: issue}
-    actions: {ignore: {minutes: 60}}
+    actions: {ignore: {minutes: 60}, allow_destructive: true}
 """
 
 
@@ -108,7 +108,7 @@ async def test_undo_restores_status_and_assignee_edits_the_comment_and_only_once
 ) -> None:
     client, job_id = await processed()
     assert issue_in(standin)["status"] == "resolved"
-    assert issue_in(standin)["assignedTo"]["id"] == "2"
+    assert issue_in(standin)["assignedTo"]["id"] == "3"
     assert "Shadow playbook try-ignore would have: ignore" in comment_in(standin)
 
     answer = await client.post(f"/api/jobs/{job_id}/undo", json={"by": "alice"})
@@ -136,7 +136,7 @@ async def test_undo_after_a_human_change_answers_409_and_touches_nothing(
     answer = await client.post(f"/api/jobs/{job_id}/undo")
     assert answer.status_code == 409
     assert answer.json()["error"] == "changed_since"
-    assert answer.json()["changed"] == {"assignee": {"ours": "team:2", "now": "user:7"}}
+    assert answer.json()["changed"] == {"assignee": {"ours": "team:3", "now": "user:7"}}
     assert len(standin.state.standin.updates) == updates_before
     assert issue_in(standin)["status"] == "resolved" and issue_in(standin)["assignedTo"]["id"] == "7"
     assert "Undone" not in comment_in(standin)
@@ -178,7 +178,7 @@ async def test_playbook_counters_show_what_shadow_playbooks_would_have_done(
     client, _job_id = await processed()
     rows = {p["name"]: p for p in (await client.get("/api/playbooks")).json()["playbooks"]}
     assert rows["try-ignore"] == rows["try-ignore"] | {"mode": "shadow", "fired": 1, "would": {"ignore": 1}}
-    assert rows["triage"]["mode"] == "live" and rows["triage"]["did"] == {"resolve": 1, "assign to team:2": 1}
+    assert rows["triage"]["mode"] == "live" and rows["triage"]["did"] == {"resolve": 1, "assign to team:3": 1}
     assert issue_in(standin)["status"] == "resolved"  # the live one acted; the shadow ignore did not
 
 
@@ -250,7 +250,7 @@ async def test_an_undo_that_fails_half_way_can_be_tried_again(
     client._transport.app.state.gateway.sentry_transport = transport  # type: ignore[attr-defined]
     first = await client.post(f"/api/jobs/{job_id}/undo")
     assert first.status_code == 502, first.text  # the status came back, the assignment did not
-    assert issue_in(standin)["status"] == "unresolved" and issue_in(standin)["assignedTo"]["id"] == "2"
+    assert issue_in(standin)["status"] == "unresolved" and issue_in(standin)["assignedTo"]["id"] == "3"
     transport.failing = False
     second = await client.post(f"/api/jobs/{job_id}/undo")
     assert second.status_code == 200, second.text

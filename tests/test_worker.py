@@ -80,7 +80,7 @@ async def test_webhook_to_comment_end_to_end(
     comments = sentry.comments_on(ISSUE_ID)
     assert len(comments) == 1
     assert f"delivery `{delivery_id}`" in comments[0]
-    assert record.writeback[0]["ok"] is True
+    assert record.writeback[0]["outcome"] == "done"
 
 
 async def test_duplicate_delivery_gives_one_comment(
@@ -208,3 +208,22 @@ async def test_metric_alert_is_recorded_with_what_fired(
     assert record is not None and record.state is JobState.SUCCEEDED
     assert record.findings[0]["data"]["rule"] == "Too many errors"
     assert sentry.calls == []
+
+
+async def test_a_write_sentry_refuses_is_a_reported_outcome_not_a_retry(
+    client_for: Any, redis: Redis, worker_settings: Callable[..., Settings],
+    run_worker: RunWorker, sentry: FakeSentry, tmp_path: Any,
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("mode: all_matches\nplaybooks:\n  - name: explain\n    actions:\n      comment: true\n"
+                     "  - name: route\n    actions:\n      assign: 'user:9999'\n")
+    settings = worker_settings(RESPONDER_RULES=str(rules))
+    client = await client_for(**{"SENTRY_AUTH_TOKEN": TOKEN, "SENTRY_ORGANIZATION": "test-org"})
+    delivery_id = await post_issue_created(client)
+    await run_worker(settings)
+    record = await JobStore(redis).get(delivery_id)
+    assert record is not None and record.state is JobState.SUCCEEDED and record.attempts == 1, record
+    assert [(w["action"], w["outcome"]) for w in record.writeback] == [("comment", "done"), ("assign", "refused")]
+    assert record.writeback[1]["detail"] == "assignedTo: Unable to resolve actor identifier"
+    [comment] = sentry.comments_on(ISSUE_ID)
+    assert "assign to user:9999: refused by Sentry: assignedTo: Unable to resolve actor identifier" in comment

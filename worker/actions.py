@@ -31,6 +31,13 @@ class AssignAction(BaseModel):
 Action = Annotated[CommentAction | StatusAction | AssignAction, Field(discriminator="kind")]
 
 
+class Held(BaseModel):
+    """A destructive action a rule asked for but the evidence did not support; reported, not sent."""
+
+    action: Action
+    reason: str
+
+
 class ShadowPlan(BaseModel):
     """What a shadow playbook that matched would have done; recorded, never executed."""
 
@@ -42,6 +49,7 @@ class ShadowPlan(BaseModel):
 class Plan(BaseModel):
     actions: list[Action] = Field(default_factory=list)
     matched_rules: list[str] = Field(default_factory=list)
+    held: list[Held] = Field(default_factory=list)
     shadow: list[ShadowPlan] = Field(default_factory=list)
 
     def of_kind(self, kind: str) -> list[Action]:

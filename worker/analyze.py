@@ -78,9 +78,9 @@ async def analyze(
     cache = FetchCache(redis, settings.cache_ttl_s)
     calls: list[str] = []
     issue, event = await fetch_issue_and_event(delivery, client, cache, calls)
-    facts = Facts(actor=actor_of(delivery), root_cause=await load_root_cause(redis, delivery.issue_id))
+    facts = Facts(root_cause=await load_root_cause(redis, delivery.issue_id))
     ctx = AnalysisContext(resource=resource, action=action, issue=issue, event=event, now=now,
-                          options=rules.options(), facts=facts)
+                          options=rules.options(), facts=facts, actor=actor_of(delivery))
     findings = run_handlers(registry, ctx)
     plan = build_plan(ctx, findings, rules)
     if client is not None:

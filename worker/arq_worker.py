@@ -23,29 +23,42 @@ import time
 from typing import Any
 
 from arq import Worker
-from arq.connections import create_pool
+from redis.exceptions import WatchError
 
+from shared.queue import arq_pool
+from shared.redis import RedisConfig
 from worker.redis_health import RedisHealth, redis_down
 
 
+def lost_redis(exc: BaseException) -> bool:
+    """Redis went away under arq's poll: redis-py reports a connection cut in the middle of a
+    WATCH (a Sentinel failover, say) as WatchError; arq handles a real one (a job taken
+    elsewhere) itself, so one that escapes its poll is a lost connection."""
+    return redis_down(exc) or isinstance(exc, WatchError)
+
+
 class ResilientWorker(Worker):
-    def __init__(self, *args: Any, redis_health: RedisHealth, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, redis_health: RedisHealth, redis_config: RedisConfig, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.redis_health = redis_health
+        self.redis_config = redis_config
 
     async def main(self) -> None:
         while self._pool is None:
-            assert self.redis_settings is not None
+            # the pool from the project's connection factory (TLS, ACL users, Sentinel), not from
+            # arq's RedisSettings: its Sentinel path passes no timeouts, retries or CA files
+            pool = arq_pool(self.redis_config, self.queue_name)
             try:
-                self._pool = await create_pool(
-                    self.redis_settings, retry=self.redis_settings.conn_retries,  # no retries of its own
-                    job_deserializer=self.job_deserializer, job_serializer=self.job_serializer,
-                    default_queue_name=self.queue_name, expires_extra_ms=self.expires_extra_ms,
-                )
+                await pool.ping()
             except Exception as exc:
+                await pool.aclose()
                 if not redis_down(exc):
                     raise
                 await asyncio.sleep(self.redis_health.lost(exc))
+            else:
+                self._pool = pool
         self.redis_health.ok()
         await super().main()
 
@@ -53,7 +66,7 @@ class ResilientWorker(Worker):
         try:
             await super()._poll_iteration()
         except Exception as exc:
-            if not redis_down(exc):
+            if not lost_redis(exc):
                 raise
             await asyncio.sleep(self.redis_health.lost(exc))
         else:
@@ -66,7 +79,7 @@ class ResilientWorker(Worker):
             try:
                 await super().start_jobs([job_id])
             except Exception as exc:
-                if redis_down(exc):
+                if lost_redis(exc):
                     self.job_counter -= 1
                     self.sem.release()
                 raise

@@ -75,7 +75,7 @@ async def fetch_issue_and_event(
         return issue_from_payload(delivery, event) or Issue(id=issue_id), event
     issue = await cache.get("issue", issue_id, Issue) if cache else None
     if issue is None:
-        issue = await client.get_issue(issue_id, expand=("owners",))
+        issue = await client.get_issue(issue_id)
         calls.append("issue")
         if cache:
             await cache.put("issue", issue_id, issue)

@@ -29,12 +29,13 @@ from worker.analysis.base import Finding
 from worker.analyze import analyze
 from worker.context import now
 from worker.deps import WorkerDeps
+from worker.outcomes import ActionOutcome
 from worker.priority import Priority, budget_wait_s, priority_of
 from worker.redis_health import redis_down
 from worker.retry import IssueBusy, backoff_s, describe, is_transient
 from worker.seer import root_cause_arrived
 from worker.trail import count_playbooks, issue_web_url, record_trail, trail_entries
-from worker.writeback import WriteBack, WriteResult
+from worker.writeback import WriteBack
 
 log = structlog.get_logger("worker.job")
 
@@ -46,7 +47,7 @@ class Outcome:
     state: JobState
     findings: list[Finding] = field(default_factory=list)
     plan: Plan = field(default_factory=Plan)
-    writeback: list[WriteResult] = field(default_factory=list)
+    writeback: list[ActionOutcome] = field(default_factory=list)
     reason: str | None = None
     web_url: str | None = None  # the issue's page in Sentry
 

@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 import structlog
-from arq.connections import RedisSettings
 from arq.worker import func
 from redis.asyncio import Redis
 from redis.exceptions import AuthenticationError
@@ -25,7 +24,7 @@ from shared import keys
 from shared.installations import InstallationStore, TokenCipher
 from shared.jobstore import JobStore
 from shared.logging import configure_logging
-from shared.queue import PROCESS_DELIVERY, DeliveryQueue, deserialize, serialize
+from shared.queue import PROCESS_DELIVERY, DeliveryQueue, arq_settings, deserialize, serialize
 from shared.sentry.client import SentryClient
 from shared.sentry.installs import InstallationAuth, InstallationTokens
 from shared.sentry.ratelimit import RedisRateLimiter
@@ -151,7 +150,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
             func(process_delivery, name=PROCESS_DELIVERY, max_tries=settings.max_tries + 1)
         ],
         "queue_name": settings.queue_name,
-        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "redis_settings": arq_settings(settings.redis),  # what arq reports; the pool is arq_pool's
         "max_jobs": settings.max_jobs,
         "job_timeout": settings.job_timeout_s + JOB_TIMEOUT_MARGIN_S,  # a backstop: our own comes first
         "keep_result": 0,
@@ -167,11 +166,12 @@ def worker_options(settings: Settings) -> dict[str, Any]:
 
 
 def build_worker(settings: Settings, **overrides: Any) -> ResilientWorker:
-    """arq's worker, made to ride out Redis outages; its edges and the jobs share one `RedisHealth`."""
+    """arq's worker, made to ride out Redis outages; its edges and the jobs share one `RedisHealth`.
+    Its pool comes from the project's one connection factory (TLS, ACL users, Sentinel)."""
     options = worker_options(settings) | overrides
     health = RedisHealth()
     options["ctx"] = {**options["ctx"], "redis_health": health}
-    return ResilientWorker(redis_health=health, **options)
+    return ResilientWorker(redis_health=health, redis_config=settings.redis, **options)
 
 
 def run_worker(settings: Settings) -> None:

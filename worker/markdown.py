@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from shared.sentry.redact import MASK, redact, replace_spans, secret_spans
+from shared.sentry.redact import EMAIL_MASK, MASK, redact, replace_spans, secret_spans
 
 MAX_VALUE = 300
 # Backslash-escaped wherever they occur: inline markup (emphasis, code, links, images, HTML,
@@ -24,6 +24,8 @@ MAX_VALUE = 300
 _SPECIAL = re.compile(r"[\\`*_{}\[\]<>()#!|~&@]|(?<=/)/|(?i:(?<=www))\.|:(?=//)")
 # Only at the start of a line: lists, quotes, thematic breaks and setext underlines, "1." lists.
 _LINE_START = re.compile(r"^(?:[-+=](?=[-+=\s]|$)|>|\d+(?=[.)](?:\s|$)))")
+_STRUCTURE = re.compile(r"\\\||\||`")  # kept where a mask falls: code spans close, table cells stay
+MASKS = (MASK, EMAIL_MASK)
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")  # a backslash escape: backslash + ASCII punctuation
 # Control characters and the bidirectional overrides that make text read otherwise than it is.
 _INVISIBLE = dict.fromkeys(
@@ -63,11 +65,12 @@ def code(value: object) -> Markdown:
 def redact_markdown(text: str) -> str:
     """Mask what still reads as a secret in rendered Markdown, looking through its escapes."""
     unescaped, origin = _unescape(text)
-    spans = secret_spans(unescaped)
+    spans = [s for s, _ in secret_spans(unescaped) if unescaped[s[0] : s[1]] not in MASKS]  # masked already
     if not spans:
         return text
     mask = escape_md(MASK)
-    mapped = [((origin[start], origin[end]), mask) for (start, end), _ in spans]
+    mapped = [(span, mask + "".join(_STRUCTURE.findall(text, *span))) for span in
+              ((origin[start], origin[end]) for start, end in spans)]
     return replace_spans(text, mapped)
 
 

@@ -5,7 +5,10 @@ Conflicts are settled by explicit priority, the same way every time:
   (unresolve > ignore > resolve in next release > resolve), so no rule can hide what another
   rule wants seen;
 - at most one assignment survives; an explicit assignee beats the ownership suggestion
-  ("owner"), and among explicit ones the first matching playbook wins;
+  ("owner": Sentry's own ownership first, the rules file's globs as fallback), and among
+  explicit ones the first matching playbook wins;
+- a resolve, ignore or archive that rests on the classification is held (reported, not sent)
+  when the classification's confidence is below the rule's (or the file's) min_confidence;
 - the comment comes first, then the assignment, then the status change, so the comment is on
   the issue before anybody is notified of a change.
 """
@@ -17,7 +20,7 @@ import re
 from pydantic import BaseModel
 
 from shared.sentry.models import StatusDetails
-from worker.actions import Action, AssignAction, CommentAction, Plan, ShadowPlan, StatusAction
+from worker.actions import Action, AssignAction, CommentAction, Held, Plan, ShadowPlan, StatusAction
 from worker.analysis.base import AnalysisContext, Finding
 from worker.comment import render_comment
 from worker.rules import Ignore, Match, Playbook, Rules
@@ -110,6 +113,21 @@ def status_actions(playbook: Playbook) -> list[StatusAction]:
     return out
 
 
+def doubt(playbook: Playbook, findings: list[Finding], rules: Rules) -> str | None:
+    """Why this playbook's destructive actions must not run, or None: a rule that resolves,
+    ignores or archives because of the classification needs the classification to be sure."""
+    if not playbook.actions.destructive or playbook.when.category is None:
+        return None
+    data = finding_data(findings, "classification")
+    confidence = float(str(data.get("confidence", 0.0)))
+    needed = playbook.min_confidence if playbook.min_confidence is not None else rules.min_confidence
+    if confidence >= needed:
+        return None
+    basis = data.get("basis", "no evidence")
+    return (f"classification {data.get('category', 'unclassified')} rests on {basis} "
+            f"(confidence {confidence:.2f}, rule {playbook.name} needs {needed:.2f})")
+
+
 def build_plan(ctx: AnalysisContext, findings: list[Finding], rules: Rules) -> Plan:
     """Live playbooks make the plan; shadow playbooks are matched on their own (they never take a
     live playbook's place under first_match) and only say what they would have done."""
@@ -118,18 +136,21 @@ def build_plan(ctx: AnalysisContext, findings: list[Finding], rules: Rules) -> P
     matched = [p for p in rules.playbooks if p.mode == "live" and matches(p.when, ctx, findings)]
     if rules.mode == "first_match":
         matched = matched[:1]
-    statuses = [s for p in matched for s in status_actions(p)]
+    held = [Held(action=s, reason=why) for p in matched if (why := doubt(p, findings, rules))
+            for s in status_actions(p)]
+    statuses = [s for p in matched if not doubt(p, findings, rules) for s in status_actions(p)]
     status = max(statuses, key=lambda s: STATUS_PRIORITY[s.status], default=None)
     assign = pick_assignee(matched, findings)
     comment_spec = next((p.actions.comment for p in matched if p.actions.comment), None)
     actions: list[Action] = []
-    later: list[Action] = [a for a in (assign, status) if a is not None]
     if comment_spec is not None:
+        # The comment lists no planned actions: once they ran, it is edited to say what became
+        # of each (worker/writeback.py).
         template = comment_spec if isinstance(comment_spec, str) else rules.template_text
-        body = render_comment(ctx, findings, [p.name for p in matched], later, template, shadow)
+        body = render_comment(ctx, findings, [p.name for p in matched], [], template, shadow)
         actions.append(CommentAction(body=body))
-    actions.extend(later)
-    return Plan(actions=actions, matched_rules=[p.name for p in matched], shadow=shadow)
+    actions.extend(a for a in (assign, status) if a is not None)
+    return Plan(actions=actions, matched_rules=[p.name for p in matched], held=held, shadow=shadow)
 
 
 def shadow_plan(playbook: Playbook, findings: list[Finding]) -> ShadowPlan:

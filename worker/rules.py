@@ -12,6 +12,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from worker.assignees import check_assignee
+
 
 class RulesError(Exception):
     """The rules file is unreadable or invalid; the message names file, line and field."""
@@ -73,13 +75,34 @@ class Actions(Strict):
     resolve_in_next_release: bool = False
     unresolve: bool = False
     ignore: Ignore | None = None
-    assign: str | None = None  # "user:<id>", "team:<id>", a username, or "owner" (ownership)
+    assign: str | None = None  # "user:<id>", "team:<id>", a username, an e-mail, or "owner"
+    # Resolving, ignoring and archiving hide an issue: a rule must say it means to.
+    allow_destructive: bool = False
+
+    @field_validator("assign")
+    @classmethod
+    def _sentry_assignee(cls, value: str | None) -> str | None:
+        return value if value in (None, "owner") else check_assignee(str(value))
+
+    @property
+    def destructive(self) -> bool:
+        return self.resolve or self.resolve_in_next_release or self.ignore is not None
+
+    @model_validator(mode="after")
+    def _opted_in(self) -> Actions:
+        if self.destructive and not self.allow_destructive:
+            raise ValueError("resolve, resolve_in_next_release and ignore hide the issue: "
+                             "set allow_destructive: true in this rule to opt in")
+        return self
 
 
 class Playbook(Strict):
     name: str
     when: Match = Field(default_factory=Match)
     actions: Actions
+    # A destructive action that rests on the classification needs at least this confidence
+    # (default: the file's min_confidence).
+    min_confidence: float | None = Field(None, ge=0, le=1)
     # shadow: planned and recorded ("would have: resolve"), never executed; promote it to live
     # once the dashboard shows it does what was meant.
     mode: Literal["live", "shadow"] = "live"
@@ -87,7 +110,12 @@ class Playbook(Strict):
 
 class OwnershipRule(Strict):
     pattern: str
-    owner: str
+    owner: str  # as Sentry assigns: "team:<id>", "user:<id>", a username or an e-mail
+
+    @field_validator("owner")
+    @classmethod
+    def _sentry_assignee(cls, value: str) -> str:
+        return check_assignee(value)
 
 
 class SignatureRule(Strict):
@@ -106,6 +134,8 @@ class Thresholds(Strict):
 
 class Rules(Strict):
     mode: Literal["first_match", "all_matches"] = "first_match"
+    # The classification confidence below which no rule resolves, ignores or archives on it.
+    min_confidence: float = Field(0.7, ge=0, le=1)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     ownership: list[OwnershipRule] = Field(default_factory=list)
     classification: list[SignatureRule] = Field(default_factory=list)

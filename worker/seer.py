@@ -20,7 +20,8 @@ from shared.webhooks import SeerWebhook
 from worker.analysis.base import Finding
 from worker.analysis.root_cause import root_cause_finding
 from worker.comment import ROOT_CAUSE_HEADING, root_cause_section
-from worker.writeback import COMMENT_MEMORY_S, WriteResult
+from worker.outcomes import ActionOutcome, OutcomeKind
+from worker.writeback import COMMENT_MEMORY_S
 
 FOOTER_START = "\n\n---\n_Sentry Responder"
 
@@ -34,7 +35,7 @@ def splice(text: str, section: str) -> str:
 
 async def root_cause_arrived(
     redis: Redis, envelope: SeerWebhook, client: SentryClient | None, dry_run: bool
-) -> tuple[Finding, list[WriteResult]]:
+) -> tuple[Finding, list[ActionOutcome]]:
     issue_id = str(envelope.data.group_id)
     cause: dict[str, Any] = {**(envelope.data.root_cause or {}), "run_id": envelope.data.run_id}
     await redis.set(keys.issue_root_cause(issue_id), json.dumps(cause), ex=COMMENT_MEMORY_S)
@@ -42,12 +43,15 @@ async def root_cause_arrived(
     stored = await redis.hgetall(keys.issue_comment(issue_id))  # type: ignore[misc]
     note_id, text = stored.get(b"note_id"), stored.get(b"text")
     if client is None or dry_run or note_id is None or text is None:
-        return finding, [WriteResult(kind="comment", ok=True, skipped=True,
-                                     detail="root cause kept for the next comment")]
+        return finding, [outcome(OutcomeKind.SKIPPED, "no comment yet: kept for the first one")]
     new_text = splice(text.decode(), root_cause_section(finding))
     try:
         note = await client.update_comment(issue_id, note_id.decode(), new_text)
     except SentryNotFound:  # the comment was deleted: the next analysis posts one with the cause
-        return finding, [WriteResult(kind="comment", ok=True, skipped=True, detail="comment gone")]
+        return finding, [outcome(OutcomeKind.SKIPPED, "the comment was deleted: kept for the next one")]
     await redis.hset(keys.issue_comment(issue_id), mapping={"text": new_text})  # type: ignore[misc]
-    return finding, [WriteResult(kind="comment", ok=True, detail=f"edited {note.id}")]
+    return finding, [outcome(OutcomeKind.DONE, note.id)]
+
+
+def outcome(kind: OutcomeKind, detail: str) -> ActionOutcome:
+    return ActionOutcome(action="comment", description="add Sentry's root cause", outcome=kind, detail=detail)

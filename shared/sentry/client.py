@@ -36,7 +36,7 @@ from shared.sentry.models import (
     StatusDetails,
     TagDistribution,
 )
-from shared.sentry.ratelimit import RateLimiter, RedisRateLimiter
+from shared.sentry.ratelimit import ConcurrencyGate, RateLimiter, RedisRateLimiter
 from shared.sentry.redact import redact
 from shared.settings import Settings
 
@@ -141,7 +141,7 @@ class SentryClient:
             transport=transport or default_transport(),
         )
         self._limiter = limiter
-        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._in_flight = ConcurrencyGate(max_in_flight)
         self._max_attempts = max_attempts
         self._wait = _WaitForSentry(backoff_base_s, backoff_max_s)
         self._on_call = on_call
@@ -183,11 +183,10 @@ class SentryClient:
     def _issue(self, issue_id: str) -> str:
         return f"organizations/{self.organization}/issues/{issue_id}/"
 
-    async def get_issue(self, issue_id: str, expand: tuple[str, ...] = ()) -> Issue:
-        """The issue with its `stats` (`24h` hourly, `30d` daily: Sentry sends both unless told
-        `collapse=stats`); `expand=("owners",)` adds Sentry's suspect-commit owners."""
-        params = [("expand", e) for e in expand]
-        response = await self._request("GET", self._issue(issue_id), params=params)
+    async def get_issue(self, issue_id: str) -> Issue:
+        """The issue with Sentry's own ownership (`owners`: ownership rules, codeowners, suspect
+        commits), which assigning to the owner prefers over the rules file's globs."""
+        response = await self._request("GET", self._issue(issue_id), params={"expand": "owners"})
         return Issue.model_validate(response.json())
 
     async def list_issue_events(
@@ -202,9 +201,22 @@ class SentryClient:
         path = self._issue(issue_id) + f"events/{event_id}/"
         return Event.model_validate(await self._json("GET", path))
 
-    async def list_comments(self, issue_id: str) -> list[Note]:
-        data = await self._json("GET", self._issue(issue_id) + "comments/")
-        return TypeAdapter(list[Note]).validate_python(data)
+    async def list_comments(
+        self, issue_id: str, *, cursor: str | None = None
+    ) -> Page[Note]:
+        params = {"cursor": cursor} if cursor else {}
+        return await self._page("GET", self._issue(issue_id) + "comments/", Note, params)
+
+    async def iter_comments(self, issue_id: str) -> AsyncIterator[Note]:
+        """Every note on the issue, newest first, across all pages of Sentry's Link header."""
+        cursor: str | None = None
+        while True:
+            page = await self.list_comments(issue_id, cursor=cursor)
+            for note in page.items:
+                yield note
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
 
     async def add_comment(self, issue_id: str, text: str) -> Note:
         body = {"text": redact(text)}
@@ -329,7 +341,7 @@ class SentryClient:
         started = time.perf_counter()
         status: int | None = None
         try:
-            async with self._in_flight:
+            async with self._in_flight.slot():
                 response = await self._http.request(method, path, **kwargs)
             status = response.status_code
         except httpx.HTTPError as exc:
@@ -347,7 +359,12 @@ class SentryClient:
         )
 
     async def _learn(self, response: httpx.Response) -> None:
-        """Sentry says how much budget is left: when it is spent, every worker waits for reset."""
+        """Sentry says how much budget is left: when it is spent, every worker waits for reset;
+        and how many requests may be in flight at once, which narrows this client's gate."""
+        concurrent = response.headers.get("x-sentry-rate-limit-concurrentlimit", "")
+        if concurrent.isdigit():
+            left = response.headers.get("x-sentry-rate-limit-concurrentremaining", "")
+            self._in_flight.learn(int(concurrent), int(left) if left.isdigit() else None)
         remaining = response.headers.get("x-sentry-rate-limit-remaining")
         reset = response.headers.get("x-sentry-rate-limit-reset", "")
         if self._limiter is not None and remaining == "0" and reset.isdigit():
@@ -355,10 +372,25 @@ class SentryClient:
 
 
 def _detail(response: httpx.Response) -> str:
+    """Sentry's reason: `{"detail": ...}`, or a serializer's per-field lists flattened to
+    `assignedTo: Unable to resolve actor identifier` (nested: `statusDetails.inNextRelease: ...`)."""
     try:
         data = response.json()
     except ValueError:
         return response.text[:200]
     if isinstance(data, dict) and "detail" in data:
         return str(data["detail"])[:500]
+    if isinstance(data, dict):
+        return "; ".join(_field_errors(data))[:500]
     return str(data)[:200]
+
+
+def _field_errors(data: dict[str, Any], prefix: str = "") -> list[str]:
+    out: list[str] = []
+    for name, value in data.items():
+        if isinstance(value, dict):
+            out += _field_errors(value, f"{prefix}{name}.")
+        else:
+            messages = value if isinstance(value, list) else [value]
+            out.append(f"{prefix}{name}: " + " ".join(str(m) for m in messages))
+    return out

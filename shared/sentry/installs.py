@@ -117,12 +117,24 @@ class InstallationTokens:
 
 
 class InstallationAuth(httpx.Auth):
-    """Puts the installation's current token on each request to Sentry's API."""
+    """Puts the installation's current token on each request to Sentry's API.
+
+    A refresh revokes the token it replaces, so a request that left with the old token while
+    another worker refreshed gets a 401: it is sent once more with the new token, and only a 401
+    on a token that is still current counts as permanent."""
 
     def __init__(self, tokens: InstallationTokens, uuid: str) -> None:
         self._tokens = tokens
         self._uuid = uuid
+        self.retried_after_refresh = 0
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        request.headers["Authorization"] = f"Bearer {await self._tokens.token(self._uuid)}"
-        yield request
+        sent = await self._tokens.token(self._uuid)
+        request.headers["Authorization"] = f"Bearer {sent}"
+        response = yield request
+        if response.status_code == 401:
+            current = await self._tokens.token(self._uuid)
+            if current != sent:
+                self.retried_after_refresh += 1
+                request.headers["Authorization"] = f"Bearer {current}"
+                yield request

@@ -45,10 +45,9 @@ class Assignee(SentryModel):
 
 
 class IssueOwner(SentryModel):
-    """An item of `owners` (`expand=owners`): `type` is suspectCommit, ownershipRule or codeowners;
-    `owner` an actor such as `user:12` or `team:3`."""
+    """One of Sentry's suggested owners (`expand=owners`): `owner` is "team:<id>" or "user:<id>"."""
 
-    type: str
+    type: str | None = None  # ownershipRule, codeowners, suspectCommit
     owner: str
     date_added: datetime | None = None
 
@@ -88,7 +87,7 @@ class Issue(SentryModel):
     def _no_stats(cls, value: object) -> object:
         return {} if value is None else value
 
-    @field_validator("owners", "tags", mode="before")
+    @field_validator("tags", mode="before")
     @classmethod
     def _null_list(cls, value: object) -> object:
         return [] if value is None else value
@@ -99,7 +98,7 @@ class Issue(SentryModel):
         # Sentry sends `count` as a string ("1523") and `userCount` as an integer.
         return 0 if value is None else value
 
-    @field_validator("activity", mode="before")
+    @field_validator("activity", "owners", mode="before")
     @classmethod
     def _none_is_empty(cls, value: object) -> object:
         return [] if value is None else value

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -119,6 +121,35 @@ class LocalRateLimiter:
         self._blocked_until = max(self._blocked_until, reset_epoch_s)
 
 
+class ConcurrencyGate:
+    """At most `limit` requests in flight from this client. Sentry also limits concurrent requests
+    per caller and says how many in `X-Sentry-Rate-Limit-ConcurrentLimit`: the gate narrows to that
+    (never wider than configured), so the client does not earn a concurrency 429 it could avoid."""
+
+    def __init__(self, limit: int) -> None:
+        self.configured = limit
+        self.limit = limit
+        self.active = 0
+        self._changed = asyncio.Condition()
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.active < self.limit)
+            self.active += 1
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self.active -= 1
+                self._changed.notify_all()
+
+    def learn(self, concurrent_limit: int, concurrent_remaining: int | None) -> None:
+        """Sentry's numbers for this caller: its limit, and 0 remaining when we are at it."""
+        limit = min(self.configured, max(1, concurrent_limit))
+        if concurrent_remaining == 0:
+            limit = min(limit, max(1, self.active))
+        self.limit = limit
 BUDGET_POLL_S = 1.0
 
 

@@ -69,12 +69,9 @@ class Rule:
             while at >= 0:
                 positions.add(at)
                 at = lower.find(start, at + 1)
-        matches, end = [], 0
-        for at in sorted(positions):
-            if at >= end and (match := self.compiled.match(source, at)):
-                matches.append(match)
-                end = match.end()
-        return matches
+        # Every start is tried, even inside an earlier match: in "token: password: x" the pair
+        # at "token" ends at "password:", and the one at "password" masks x (spans are merged).
+        return [m for at in sorted(positions) if (m := self.compiled.match(source, at))]
 
 
 # Names of keys, headers and fields whose value is a secret (lower case, matched anywhere in a key).
@@ -84,10 +81,11 @@ _SECRET_WORDS = (
     "client_secret", "auth", "session", "sessid", "cookie", "credential", "csrf", "xsrf", "signature", "dsn",
 )
 _SECRET_NAME = "(?:" + "|".join(re.escape(w) for w in _SECRET_WORDS) + ")"
-# A quoted value, also inside a JSON string (`\"…\"`), or a bare one up to a separator.
+# A quoted value, also inside a JSON string (`\"…\"`), or a bare one up to a separator (a
+# backtick too: in a comment it closes a code span).
 _VALUE = (
     r"""(?:\\+"(?P<s1>.*?)\\+"|"(?P<s2>(?:[^"\\\n]|\\.)*)"|'(?P<s3>[^'\n]*)'"""
-    r"""|(?!(?:null|true|false)\b)(?P<s4>(?:[^\s"',;&}*\\]|\\(?!"))(?:[^\s"',;&}*\\]|\\(?!")){2,}))"""
+    r"""|(?!(?:null|true|false)\b)(?P<s4>(?:[^\s"',;&}*`\\]|\\(?!"))(?:[^\s"',;&}*`\\]|\\(?!")){2,}))"""
 )
 
 RULES: tuple[Rule, ...] = (
@@ -107,8 +105,11 @@ RULES: tuple[Rule, ...] = (
     Rule(r"AIza[0-9A-Za-z_\-]{35}", ("aiza",)),
     # JSON web tokens (base64url: `_` and `-` included; the signature may be empty)
     Rule(r"eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}(?:\.[A-Za-z0-9_\-]*)?", ("eyj",)),
-    # Authorization schemes and bearer tokens
-    Rule(r"(?:bearer|basic|token)\s+(?P<s>[a-z0-9._~+/=\-]{8,})", ("bearer", "basic", "token"), lower=True),
+    # Authorization schemes and bearer tokens; after the English word "token" only what looks
+    # like one ("invalid token provided" keeps its last word)
+    Rule(r"(?:bearer|basic)\s+(?P<s>[a-z0-9._~+/=\-]{8,})", ("bearer", "basic"), lower=True),
+    Rule(r"token\s+(?P<s>(?=[a-z._~]*[0-9+/=_\-])[a-z0-9._~+/=\-]{8,}|[a-z0-9._~+/=\-]{20,})", ("token",),
+         lower=True),
     # credentials in URLs (database URLs, DSNs): scheme://user:password@host, scheme://key@host
     Rule(r"://(?:[^/\s:@\"']*:(?P<s1>[^@\s/\"']+)|(?P<s2>[0-9a-f]{32}))@", ("://",), lower=True),
     # header pairs in lists, as Sentry stores request headers: ["X-Api-Key", "…"], ('Cookie', '…')

@@ -25,6 +25,7 @@ class AnalysisContext:
     now: datetime
     options: dict[str, Any] = field(default_factory=dict)
     facts: Facts = field(default_factory=Facts)
+    actor: dict[str, Any] | None = None  # the delivery's actor: {"type", "id", "name"}; Sentry is application/sentry
 
 
 class Finding(BaseModel):

@@ -3,6 +3,11 @@
 A table of signatures (exception types, message patterns, frame modules) per category, scored;
 the rules file can add signatures. Ties go to the category listed first, so specific causes
 (network, database) beat the generic "code defect".
+
+Every classification carries its evidence and a confidence (0 to 1) from the kind of evidence:
+the exception type is strong, a frame module fair, a message pattern weak (a "403" in a message
+is as often the application's own bug as a permission problem). Rules that resolve, ignore or
+archive act only above a confidence the rules file sets (worker/plan.py).
 """
 
 from __future__ import annotations
@@ -100,6 +105,35 @@ BUILTIN_SIGNATURES: tuple[Signature, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """What kind of evidence a category has, for its confidence."""
+
+    type: bool = False
+    causes: int = 0
+    messages: int = 0
+    module: bool = False
+
+    def add(self, type_: bool, causes: int, messages: int, module: bool) -> Evidence:
+        return Evidence(self.type or type_, self.causes + causes, self.messages + messages, self.module or module)
+
+    def confidence(self) -> float:
+        if self.type:
+            value = 0.7 + 0.1 * min(self.causes, 1) + 0.1 * self.module + 0.05 * min(self.messages, 2)
+        elif self.causes or self.module:
+            value = 0.4 + 0.1 * min(self.causes, 2) + 0.1 * min(self.messages, 2)
+        else:  # a message pattern alone: a guess
+            value = 0.15 * min(self.messages, 2)
+        return round(min(value, 0.95), 2)
+
+    def basis(self) -> str:
+        if self.type:
+            return "exception type"
+        if self.causes or self.module:
+            return "causes and frames"
+        return "message only"
+
+
 def signatures_from_options(options: list[dict[str, Any]]) -> tuple[Signature, ...]:
     return tuple(
         _sig(o["category"], " ".join(o.get("types", [])), tuple(o.get("messages", [])),
@@ -120,6 +154,7 @@ def classify(ctx: AnalysisContext) -> Finding | None:
     modules = [f.module or f.filename or "" for e in exceptions for f in e.frames]
     scores: dict[str, int] = {}
     evidence: dict[str, list[str]] = {}
+    kinds: dict[str, Evidence] = {}
     for sig in (*extra, *BUILTIN_SIGNATURES):  # extensions first: they win ties
         score = 0
         found: list[str] = []
@@ -140,15 +175,20 @@ def classify(ctx: AnalysisContext) -> Finding | None:
         if score:
             scores[sig.category] = scores.get(sig.category, 0) + score
             evidence.setdefault(sig.category, []).extend(found)
+            kinds[sig.category] = kinds.get(sig.category, Evidence()).add(
+                primary_type.split(".")[-1] in sig.types, sum(c.split(".")[-1] in sig.types for c in causes),
+                len(hits[:2]), module is not None,
+            )
     if not scores:
         return Finding(
             handler="classification", summary="unclassified",
-            data={"category": "unclassified", "evidence": [], "scores": {}},
+            data={"category": "unclassified", "evidence": [], "scores": {}, "confidence": 0.0},
         )
     order = {c: i for i, c in enumerate([*(s.category for s in extra), *CATEGORIES])}
     category = max(scores, key=lambda c: (scores[c], -order.get(c, 99)))
     return Finding(
         handler="classification",
         summary=category,
-        data={"category": category, "evidence": evidence[category], "scores": scores},
+        data={"category": category, "evidence": evidence[category], "scores": scores,
+              "confidence": kinds[category].confidence(), "basis": kinds[category].basis()},
     )

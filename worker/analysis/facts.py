@@ -28,7 +28,6 @@ class Facts(BaseModel):
     tags: list[TagDistribution] = Field(default_factory=list)
     related: RelatedWindow | None = None
     root_cause: dict[str, Any] | None = None  # Seer's, from a seer.root_cause_completed delivery
-    actor: dict[str, Any] | None = None  # who caused the delivery (a person re-opening, Sentry)
     skipped: list[str] = Field(default_factory=list)  # "tags (Sentry budget low)", ...
     calls: int = 0  # Sentry calls the fetch step made for this analysis (issue and event included)
 

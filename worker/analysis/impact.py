@@ -60,7 +60,7 @@ def regressed_at(activity: list[dict[str, Any]]) -> datetime | None:
 
 def sentry_status(ctx: AnalysisContext) -> dict[str, Any]:
     """What Sentry says, and who re-opened the issue when a person did (not a regression)."""
-    issue, actor = ctx.issue, ctx.facts.actor or {}
+    issue, actor = ctx.issue, ctx.actor or {}
     reopened_by = None
     if ctx.resource == "issue" and ctx.action == "unresolved" and actor.get("type") == "user":
         reopened_by = str(actor.get("name") or actor.get("id") or "a person")

@@ -1,4 +1,5 @@
-"""Ownership: CODEOWNERS-like globs from the rules file matched against the in-app frames."""
+"""Ownership: Sentry's own first (the issue's `owners`, from its ownership rules, code owners and
+suspect commits), else CODEOWNERS-like globs from the rules file matched against in-app frames."""
 
 from __future__ import annotations
 
@@ -32,7 +33,22 @@ def glob_to_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(anchor + body.lstrip("/") + "$")
 
 
+def sentry_owner(ctx: AnalysisContext) -> Finding | None:
+    owner = ctx.issue.owners[0] if ctx.issue.owners else None
+    if owner is None:
+        return None
+    source = f"Sentry {owner.type or 'ownership'}"
+    return Finding(
+        handler="ownership",
+        summary=f"{owner.owner} owns this issue ({source})",
+        data={"owner": owner.owner, "pattern": source, "file": None, "source": "sentry"},
+    )
+
+
 def suggest_owner(ctx: AnalysisContext) -> Finding | None:
+    from_sentry = sentry_owner(ctx)
+    if from_sentry is not None:
+        return from_sentry
     rules = ctx.options.get("ownership", [])
     exceptions = ctx.event.exceptions() if ctx.event else []
     if not rules or not exceptions:
@@ -48,6 +64,7 @@ def suggest_owner(ctx: AnalysisContext) -> Finding | None:
             return Finding(
                 handler="ownership",
                 summary=f"{owner['owner']} owns {frame_location(frame)}",
-                data={"owner": owner["owner"], "pattern": owner["pattern"], "file": frame_location(frame)},
+                data={"owner": owner["owner"], "pattern": owner["pattern"], "file": frame_location(frame),
+                      "source": "rules"},
             )
     return None

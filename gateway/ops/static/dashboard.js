@@ -208,7 +208,7 @@ async function showDetail(id) {
   }
   if (job.writeback.length) {
     parts.push(...section("Write-back", el("ul", {},
-      ...job.writeback.map((w) => el("li", { class: w.ok ? "" : "error" }, `${w.kind}: ${w.ok ? (w.skipped ? "skipped" : "done") : "failed"} ${w.detail}`)))));
+      ...job.writeback.map((w) => el("li", { class: w.outcome === "refused" ? "error" : "" }, `${w.description}: ${w.outcome} ${w.detail}`)))));
   }
   const changedIssue = (w) => (w.outcome ? w.outcome === "done" : w.ok && !w.skipped)
     && ["set_status", "assign"].includes(w.kind ?? w.action);
