@@ -232,8 +232,8 @@ def java_one_host(now: datetime, out: dict[str, Any]) -> None:
                 "com.example.billing.InvoiceService in send", first, [(first, now, 600 / 180)], 48,
                 firstRelease={"version": "billing-api@5.2.0"}, lastRelease={"version": "billing-api@5.2.0"})
     # Served with `expand=owners` only, as Sentry does.
-    out["owners"]["4002"] = [{"type": "suspectCommit", "owner": "user:12", "date_added": iso(first + timedelta(minutes=5))},
-                             {"type": "ownershipRule", "owner": "team:4", "date_added": iso(first)}]
+    out["owners"]["4002"] = [{"type": "suspectCommit", "owner": "user:42", "date_added": iso(first + timedelta(minutes=5))},
+                             {"type": "ownershipRule", "owner": "team:2", "date_added": iso(first)}]
     count = int(npe["count"])
     others = [(f"web-{n}", 1) for n in range(1, 13) if n != 7]
     npe["tags"] = [{"key": k, "name": k, "totalValues": count} for k in ("environment", "release", "server_name", "transaction")]
@@ -282,6 +282,7 @@ def go_spike(now: datetime, out: dict[str, Any]) -> None:
         {"environment": "production", "server_name": "ingest-3", "release": "ingest@1.14.2"},
         crumbs=[crumb(at - timedelta(seconds=1), "kafka", "fetched 500 records from topic events.v2 partition 7")])
     out["releases"]["ingest@1.14.2"] = release("ingest@1.14.2", "ingest", now - timedelta(days=6), "ingest@1.14.1")
+    out["releases"]["ingest@1.9.0"] = release("ingest@1.9.0", "ingest", first - timedelta(hours=2), None)
     started = spike_from + timedelta(minutes=2)
     out["issues"].append(issue(now, "4015", "INGEST-5", "ingest", "error: kafka: context deadline exceeded",
                                "ingest/consumer.(*Consumer).Poll", started, [(started, now, 1.0)], 0, priority="medium"))
@@ -291,7 +292,7 @@ def reopened_and_regressed(now: datetime, out: dict[str, Any]) -> None:
     first = now - timedelta(days=12)
     person = issue(now, "4006", "BACKEND-2K", "backend", "KeyError: 'currency'", "app.pricing.quote in total",
                    first, [(first, now, 2 / 60)], 14, substatus="ongoing", priority="medium",
-                   firstRelease={"version": "backend@2.2.0"}, lastRelease={"version": "backend@2.4.1"},
+                   firstRelease={"version": "backend@2.3.0"}, lastRelease={"version": "backend@2.4.1"},
                    activity=[{"id": "91", "type": "set_unresolved", "data": {}, "dateCreated": iso(now - timedelta(minutes=4)),
                               "user": {"id": "51", "name": "Dana Scott"}},
                              {"id": "90", "type": "set_resolved", "data": {}, "dateCreated": iso(now - timedelta(days=1)),
@@ -310,7 +311,7 @@ def reopened_and_regressed(now: datetime, out: dict[str, Any]) -> None:
     old = now - timedelta(days=30)
     reg = issue(now, "4003", "WEB-7C", "web", "TypeError: Cannot read properties of undefined (reading 'map')",
                 "src/components/CartSummary.jsx", old, [(old, now - timedelta(days=8), 0.2), (regressed_at, now, 0.4)], 9,
-                substatus="regressed", firstRelease={"version": "web@1.2.0"}, lastRelease={"version": "web@1.8.0"},
+                substatus="regressed", firstRelease={"version": "web@1.7.0"}, lastRelease={"version": "web@1.8.0"},
                 activity=[{"id": "81", "type": "set_regression", "data": {"version": "web@1.8.0"}, "dateCreated": iso(regressed_at), "user": None},
                           {"id": "80", "type": "set_resolved_in_release", "data": {"version": "web@1.7.3"},
                            "dateCreated": iso(now - timedelta(days=8)), "user": {"id": "51", "name": "Dana Scott"}}])

@@ -57,7 +57,7 @@ async def test_java_npe_on_one_host_of_twelve(story: StoryRunner) -> None:
     _, text, calls = await story.run("4002")
     check_golden("findings_java_one_host.md", text)
     assert "98% on server\\_name `web-7` (1 of 12 hosts)" in text
-    assert "Sentry's suspect commit is by `user:12`" in text
+    assert "Sentry's suspect commit is by `user:42`" in text
     assert "commitfiles" not in " ".join(calls)  # Sentry named the suspect: no need to look
     assert len(calls) <= MAX_CALLS, calls
 
