@@ -3,11 +3,12 @@ FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
 
-# Dependencies first, in their own layer: it is rebuilt only when pyproject.toml changes.
+# Dependencies first, in their own layer, from the lock file (exact versions, every file checked
+# against its hash): rebuilt only when the lock changes.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
+
 COPY pyproject.toml README.md ./
-RUN mkdir -p gateway worker shared cli standin \
- && touch gateway/__init__.py worker/__init__.py shared/__init__.py cli/__init__.py standin/__init__.py \
- && pip install . && pip uninstall -y sentry-responder
 
 COPY gateway gateway
 COPY worker worker
@@ -17,7 +18,7 @@ COPY standin standin
 COPY rules.example.yaml ./
 RUN pip install --no-deps . \
  && useradd --create-home --uid 10001 responder \
- && mkdir -p /var/spool/responder && chown responder /var/spool/responder
+ && mkdir -p /var/spool/responder && chown responder /var/spool/responder && chmod 700 /var/spool/responder
 
 USER responder
 ENV RESPONDER_LOG_FORMAT=json RESPONDER_SPOOL_DIR=/var/spool/responder

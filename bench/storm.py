@@ -59,12 +59,14 @@ class StormResult:
     states: dict[str, int] = field(default_factory=dict)
 
 
-def storm_bodies(issue_ids: tuple[str, ...], secret: str) -> list[tuple[bytes, str]]:
-    """One signed `error.created` body per issue; the signature covers the body, not Request-ID."""
+def storm_bodies(issue_ids: tuple[str, ...], secret: str, count: int) -> list[tuple[bytes, str]]:
+    """`count` signed `error.created` bodies spread over the issues, each a new event (its own
+    event_id, as Sentry sends them: the gateway drops a byte-identical body as a replay)."""
     template = json.loads(FIXTURE.read_text())
     out = []
-    for issue_id in issue_ids:
-        template["data"]["error"]["issue_id"] = issue_id
+    for n in range(count):
+        template["data"]["error"]["issue_id"] = issue_ids[n % len(issue_ids)]
+        template["data"]["error"]["event_id"] = uuid.uuid4().hex
         raw = json.dumps(template, separators=(",", ":")).encode()
         out.append((raw, sign(raw, secret)))
     return out
@@ -154,7 +156,7 @@ def system(redis_url: str, secret: str, extra_env: dict[str, str] | None = None)
 
 def run_storm(deliveries: int, issue_ids: tuple[str, ...], seconds: float, secret: str) -> StormResult:
     with EmbeddedRedis() as redis_server, system(redis_server.url, secret) as (gateway, standin):
-        bodies = storm_bodies(issue_ids, secret)
+        bodies = storm_bodies(issue_ids, secret, deliveries)
         began = time.perf_counter()
         latencies = asyncio.run(post_storm(gateway, bodies, deliveries, seconds))
         post_s = time.perf_counter() - began

@@ -4,6 +4,7 @@ small ops chores (send a test delivery, list jobs, replay the dead, check the co
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -35,16 +36,38 @@ def gateway(
     """Serve the webhook endpoint, the dashboard and the ops API."""
     import uvicorn
 
+    os.environ["RESPONDER_BIND_HOST"] = host  # the app (in each server process) reads it
     settings = settings_or_exit()
+    from gateway.spool import SpoolInsecure, prepare_directory
+
     try:
         settings.require_gateway()
-    except SettingsError as exc:
+        prepare_directory(settings.spool_dir)
+    except (SettingsError, SpoolInsecure) as exc:
         console.print(f"[red]configuration error:[/] {exc}")
         raise typer.Exit(2) from None
+    warn_if_ops_routes_off(settings)
     uvicorn.run(
         "gateway.app:app_from_env", factory=True, host=host, port=port, workers=workers,
         access_log=False, log_config=None, loop="auto", http="auto", timeout_graceful_shutdown=10,
+        limit_concurrency=settings.max_connections,  # beyond it: 503 at once, nothing buffered
     )
+
+
+def warn_if_ops_routes_off(settings: Settings) -> None:
+    """Listening beyond loopback without a dashboard token: the ops routes are off; say so once."""
+    from gateway.ops.auth import ops_open_without_token
+    from shared.logging import configure_logging
+
+    if settings.dashboard_token is None and not ops_open_without_token(settings.bind_host):
+        import structlog
+
+        configure_logging(settings.log_format, settings.log_level, settings.secret_values())
+        structlog.get_logger("gateway").warning(
+            "ops_routes_off", bind_host=settings.bind_host,
+            detail="listening on a non-loopback address without RESPONDER_DASHBOARD_TOKEN: the dashboard "
+            "and /api answer 403; set a token of 32+ characters to use them",
+        )
 
 
 @app.command()
@@ -88,6 +111,9 @@ def check_config() -> None:
     console.print(f"organization:  {settings.organization or '-'}")
     console.print(f"Sentry API:    {settings.base_url}")
     console.print(f"dry run:       {'yes' if settings.dry_run else 'no'}")
+    ops = (f"token (sessions {settings.dashboard_session_s / 3600:g} h)" if settings.dashboard_token is not None
+           else "no token: served on a loopback-bound gateway only, never through a proxy")
+    console.print(f"ops routes:    {ops}")
     console.print(f"Redis:         {settings.redis.describe()}")
     console.print(f"client secrets:{len(settings.client_secrets):>2} configured")
     if rules is not None:

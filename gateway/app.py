@@ -13,15 +13,20 @@ from starlette.routing import Route
 from gateway.drain import run_drain
 from gateway.health import healthz, metrics, readyz
 from gateway.ops import ops_routes
+from gateway.spool import SpoolInsecure, prepare_directory
 from gateway.state import GatewayState
 from gateway.webhook import receive_webhook
 from shared.logging import configure_logging
 from shared.redis import connect
-from shared.settings import Settings, load_settings
+from shared.settings import Settings, SettingsError, load_settings
 
 
 def create_app(settings: Settings) -> Starlette:
     settings.require_gateway()
+    try:
+        prepare_directory(settings.spool_dir)
+    except SpoolInsecure as exc:
+        raise SettingsError(str(exc)) from None
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -20,10 +20,12 @@ from gateway.signature import SignatureFailure, check_timestamp, verify_signatur
 from shared.jobs import Delivery
 from shared.queue import Intake
 from shared.routing import skip_reason
-from shared.webhooks import parse_webhook
+from shared.webhooks import OTHER, UI_COMPONENT, Envelope, bounded_resource, parse_webhook
 
 SIGNATURE_HEADERS = ("sentry-hook-signature", "sentry-app-signature")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_RESOURCE_NAME = 64
+MAX_UNACTED_PAYLOAD_BYTES = 16 * 1024  # unknown resources and UI components: kept whole up to this
 
 
 @dataclass(frozen=True)
@@ -60,16 +62,25 @@ def verify(
     secrets: Sequence[str],
     now_s: float,
     tolerance_s: float,
+    legacy_any_resource: bool = False,
 ) -> Rejection | None:
-    signature = next((headers[h] for h in SIGNATURE_HEADERS if headers.get(h)), None)
+    """Sentry signs webhooks in `Sentry-Hook-Signature` (with a timestamp) and UI-component and
+    alert-rule-action requests in the legacy `Sentry-App-Signature` (no timestamp, no resource
+    header). A body signed in the new header can be re-sent under the legacy one (finding 3), so
+    a legacy-only signature counts only for requests shaped like Sentry's legacy ones."""
+    hook_signature = headers.get("sentry-hook-signature")
+    signature = hook_signature or headers.get("sentry-app-signature")
     failure = verify_signature(body, signature, secrets)
-    # The legacy header (UI components, alert-rule actions) may come without a timestamp.
-    timestamped = headers.get("sentry-hook-signature") or headers.get("sentry-hook-timestamp")
-    if failure is None and timestamped:
+    if failure is None and (hook_signature or headers.get("sentry-hook-timestamp")):
         failure = check_timestamp(headers.get("sentry-hook-timestamp"), now_s, tolerance_s)
-    if failure is None:
-        return None
-    return Rejection(401, failure.value, _SIGNATURE_DETAIL[failure])
+    if failure is not None:
+        return Rejection(401, failure.value, _SIGNATURE_DETAIL[failure])
+    if not hook_signature and headers.get("sentry-hook-resource", "").strip() and not legacy_any_resource:
+        return Rejection(
+            401, "legacy_signature_refused",
+            "Sentry-App-Signature alone is accepted only for UI-component and alert-rule-action requests",
+        )
+    return None
 
 
 def parse_json(body: bytes) -> object:
@@ -87,12 +98,17 @@ def take(
     secrets: Sequence[str],
     now_s: float,
     tolerance_s: float,
+    legacy_any_resource: bool = False,
 ) -> Intake | Rejection:
-    rejection = verify(body, headers, secrets, now_s, tolerance_s)
+    rejection = verify(body, headers, secrets, now_s, tolerance_s, legacy_any_resource)
     if rejection is not None:
         return rejection
-    resource = (headers.get("sentry-hook-resource") or "").strip() or "unknown"
+    sent = (headers.get("sentry-hook-resource") or "").strip()
+    digest = hashlib.sha256(body).hexdigest() if body.strip() else ""
     delivery_key = delivery_id(headers, body)
+    if not sent and not headers.get("sentry-hook-signature"):
+        return _ui_component(body, delivery_key, now_s, digest)
+    resource = bounded_resource(sent or "unknown")
     if not body.strip():
         # Sentry sends some signed requests with no body (UI components): nothing to act on.
         delivery = Delivery(id=delivery_key, resource=resource, action="", received_at=now_s)
@@ -111,6 +127,8 @@ def take(
             for e in exc.errors(include_url=False, include_input=False)
         ]
         return Rejection(422, "invalid_payload", errors)
+    if resource == OTHER:
+        return _unknown_resource(envelope, sent, body, payload, delivery_key, now_s, digest)
     delivery = Delivery(
         id=delivery_key,
         resource=resource,
@@ -121,4 +139,41 @@ def take(
         body=payload,
     )
     reason = skip_reason(envelope)
-    return Intake(delivery, actionable=reason is None, reason=reason, raw_body=body)
+    return Intake(delivery, actionable=reason is None, reason=reason, raw_body=body, body_sha256=digest)
+
+
+def _printable(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "?", name[:MAX_RESOURCE_NAME])
+
+
+def _kept(body: bytes, payload: object) -> tuple[dict[str, Any], bytes, str]:
+    """A payload worth recording whole only when it is small: an unknown resource does no work."""
+    if isinstance(payload, dict) and len(body) <= MAX_UNACTED_PAYLOAD_BYTES:
+        return payload, body, ""
+    return {}, b"", f"; payload of {len(body)} bytes not kept"
+
+
+def _unknown_resource(
+    envelope: Envelope, sent: str, body: bytes, payload: dict[str, Any], key: str, now_s: float, digest: str
+) -> Intake:
+    kept, raw, note = _kept(body, payload)
+    action = envelope.action[:MAX_RESOURCE_NAME]
+    delivery = Delivery(id=key, resource=OTHER, action=action, received_at=now_s, body=kept)
+    reason = f"unknown resource {_printable(sent)}{note}"
+    return Intake(delivery, actionable=False, reason=reason, raw_body=raw, body_sha256=digest)
+
+
+def _ui_component(body: bytes, key: str, now_s: float, digest: str) -> Intake:
+    """A request signed only in the legacy header and naming no resource: how Sentry sends UI
+    components and alert-rule actions. Recorded, never acted on."""
+    payload: object = None
+    if body.strip():
+        try:
+            payload = parse_json(body)
+        except (ValueError, RecursionError):
+            return Intake(Delivery(id=key, resource=UI_COMPONENT, action="", received_at=now_s),
+                          actionable=False, reason="UI component request (not JSON)", body_sha256=digest)
+    kept, raw, note = _kept(body, payload) if payload is not None else ({}, b"", "")
+    delivery = Delivery(id=key, resource=UI_COMPONENT, action="", received_at=now_s, body=kept)
+    reason = ("UI component request" if body.strip() else "empty body") + note
+    return Intake(delivery, actionable=False, reason=reason, raw_body=raw, body_sha256=digest)

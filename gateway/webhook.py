@@ -11,41 +11,26 @@ from redis.exceptions import RedisError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.body import BodyBudgetSpent, BodyTooLarge, read_body
 from gateway.intake import Rejection, take
 from gateway.spool import SpoolFull
 from gateway.state import GatewayState
 from shared.queue import Intake, Taken
+from shared.webhooks import bounded_resource
 
 log = structlog.get_logger("gateway.webhook")
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
-async def read_body(request: Request, headers: dict[str, str], limit_bytes: int) -> bytes:
-    """Read the raw body, stopping as soon as it passes the limit (no need to read the rest)."""
-    declared = headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit_bytes:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit_bytes:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def reject(state: GatewayState, resource: str, rejection: Rejection) -> Response:
-    state.metrics.webhooks.labels(resource, rejection.error).inc()
+def reject(state: GatewayState, resource: str, rejection: Rejection, close: bool = False) -> Response:
+    """`close`: the body was not read to its end, so the connection cannot carry another request."""
+    state.metrics.webhooks.labels(bounded_resource(resource), rejection.error).inc()
     if rejection.status == 401:
         state.metrics.signature_failures.labels(rejection.error).inc()
     log.info("webhook_rejected", status=rejection.status, error=rejection.error)
-    return JSONResponse(
-        rejection.body(), status_code=rejection.status, headers={"Sentry-Hook-Error": rejection.error}
-    )
+    headers = {"Sentry-Hook-Error": rejection.error}
+    if close:
+        headers["Connection"] = "close"
+    return JSONResponse(rejection.body(), status_code=rejection.status, headers=headers)
 
 
 def header_map(request: Request) -> dict[str, str]:
@@ -64,12 +49,25 @@ async def receive_webhook(request: Request) -> Response:
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=headers.get("request-id", "")[:64])
     try:
-        body = await read_body(request, headers, settings.max_body_bytes)
+        async with asyncio.timeout(settings.body_timeout_s):
+            body = await read_body(request, headers, settings.max_body_bytes, state.body_budget)
     except BodyTooLarge:
-        return reject(state, resource, Rejection(413, "body_too_large", f"limit is {settings.max_body_bytes} bytes"))
+        limit = settings.max_body_bytes
+        return reject(state, resource, Rejection(413, "body_too_large", f"limit is {limit} bytes"), close=True)
+    except TimeoutError:
+        detail = f"the body did not arrive within {settings.body_timeout_s:g} s"
+        return reject(state, resource, Rejection(408, "body_timeout", detail), close=True)
+    except BodyBudgetSpent:
+        detail = "too many large uploads in flight; retry later"
+        response = reject(state, resource, Rejection(503, "busy", detail), close=True)
+        response.headers["Retry-After"] = "5"
+        return response
     except ClientDisconnect:
         return Response(status_code=400)
-    outcome = take(body, headers, state.secrets, time.time(), settings.timestamp_tolerance_s)
+    outcome = take(
+        body, headers, state.secrets, time.time(), settings.timestamp_tolerance_s,
+        settings.legacy_signature_any_resource,
+    )
     if isinstance(outcome, Rejection):
         return reject(state, resource, outcome)
     return await enqueue(state, outcome)

@@ -34,9 +34,14 @@ fi
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
+# Dependencies come from a lock file with hashes (requirements.lock; requirements-test.lock adds the
+# test tools): exact versions, each file checked against its hash. The project itself goes on top
+# without resolving anything. Regenerate the locks with scripts/lock.sh after changing pyproject.toml.
+lock="requirements${extra:+-$extra}.lock"
 stamp=".venv/.installed${extra:+-$extra}"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$lock" -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extra:+[$extra]}"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r "$lock"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
   touch "$stamp"
 fi

@@ -28,6 +28,11 @@ def seen(delivery_id: str) -> str:
     return f"{PREFIX}seen:{delivery_id}"
 
 
+def seen_body(body_sha256: str) -> str:
+    """String with expiry: a delivery with this signed body was already taken (replays)."""
+    return f"{PREFIX}seen:body:{body_sha256}"
+
+
 def issue_active(issue_id: str, kind: str) -> str:
     """String: the delivery whose job for this issue and kind is queued or running (coalescing)."""
     return f"{ISSUE}{issue_id}:{kind}:active"

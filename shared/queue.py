@@ -1,6 +1,7 @@
 """The queue contract between gateway and worker, and the one place that knows arq's key layout.
 
-A delivery is taken in one Lua call that de-duplicates by `Request-ID`, writes the arq job and the
+A delivery is taken in one Lua call that de-duplicates by `Request-ID` and by the SHA-256 of the
+signed body (a replay under a new, unsigned Request-ID), writes the arq job and the
 status record together, so the record and the job can never disagree. Concurrent deliveries are
 batched into one pipeline round trip (`IntakeBatcher`), which is what lets the gateway go faster
 than one Redis round trip per request.
@@ -46,6 +47,10 @@ _INTAKE = (
 local m = cjson.decode(ARGV[1])
 local id = m.id
 if not redis.call('SET', '%(seen)s' .. id, '1', 'NX', 'EX', m.dedup_ttl_s) then return {0, ''} end
+-- the same signed body under a new Request-ID (which Sentry does not sign) is a replay
+if m.body_sha and not redis.call('SET', '%(seen_body)s' .. m.body_sha, id, 'NX', 'EX', m.dedup_ttl_s) then
+  return {0, ''}
+end
 local state = 'skipped'
 local into = ''
 local active = ''
@@ -88,6 +93,7 @@ return {1, into}
 """
     % {
         "seen": keys.seen(""),
+        "seen_body": keys.seen_body(""),
         "issue": keys.ISSUE,
         "job": keys.job(""),
         "arq_job": job_key_prefix,
@@ -122,6 +128,7 @@ class Intake:
     actionable: bool
     reason: str | None = None
     raw_body: bytes = b""  # the verified body as sent, spliced into the record as it is
+    body_sha256: str = ""  # hex SHA-256 of the signed body: de-duplicates replays (empty: none)
 
 
 class NotReplicated(RedisError):
@@ -161,6 +168,7 @@ class DeliveryQueue:
             "kind": kind,
             "queue": self.queue_name,
             "dedup_ttl_s": self._dedup_ttl_s,
+            "body_sha": item.body_sha256 or None,
             "job_expires_ms": JOB_EXPIRES_S * 1000,
             "score_ms": now_ms,
             "active_ttl_s": ACTIVE_TTL_S,

@@ -19,6 +19,7 @@ the new primary on reconnect) without a restart.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote
@@ -199,6 +200,23 @@ def _sentinel_options(config: RedisConfig, options: dict[str, Any]) -> dict[str,
     return kept
 
 
+@functools.cache
+def _closing_sentinels(redis_class: type[R]) -> type[R]:
+    """`redis_class` whose `aclose` closes its connections to the sentinels too (redis-py leaves
+    them open)."""
+
+    class ClosingSentinels(redis_class):  # type: ignore[valid-type,misc]
+        sentinel_clients: list[Redis]
+
+        async def aclose(self, close_connection_pool: bool | None = None) -> None:
+            await super().aclose(close_connection_pool)
+            for sentinel in getattr(self, "sentinel_clients", []):
+                await sentinel.aclose()
+
+    ClosingSentinels.__name__ = f"Sentinel{redis_class.__name__}"
+    return ClosingSentinels
+
+
 def connect(target: RedisConfig | str, timeout_s: float = 2.0, retries: int = QUICK_RETRIES) -> Redis:
     """An asyncio client (a pool); through Sentinel, one that follows the primary."""
     return connect_as(Redis, target, timeout_s, retries)
@@ -217,13 +235,25 @@ def connect_as(
         sentinel = Sentinel(  # type: ignore[no-untyped-call]
             list(config.hosts), sentinel_kwargs=_sentinel_options(config, options), **options
         )
-        client: R = sentinel.master_for(config.sentinel_master, redis_class=redis_class)
+        client: R = sentinel.master_for(config.sentinel_master, redis_class=_closing_sentinels(redis_class))
+        client.sentinel_clients = list(sentinel.sentinels)  # type: ignore[attr-defined]
         return client
     if config.unix_socket_path:
         options = {k: v for k, v in options.items() if not k.startswith("ssl")}
         return redis_class(unix_socket_path=config.unix_socket_path, **options)
     host, port = config.hosts[0]
     return redis_class(host=host, port=port, **options)
+
+
+class _SyncSentinelClient(sync_redis.Redis):
+    """Closing it closes its connections to the sentinels too (redis-py leaves them open)."""
+
+    sentinel_clients: list[sync_redis.Redis]
+
+    def close(self) -> None:
+        super().close()
+        for sentinel in getattr(self, "sentinel_clients", []):
+            sentinel.close()
 
 
 def connect_sync(target: RedisConfig | str, timeout_s: float = 2.0) -> sync_redis.Redis:
@@ -237,7 +267,10 @@ def connect_sync(target: RedisConfig | str, timeout_s: float = 2.0) -> sync_redi
         sentinel = SyncSentinel(  # type: ignore[no-untyped-call]
             list(config.hosts), sentinel_kwargs=_sentinel_options(config, options), **options
         )
-        client: sync_redis.Redis = sentinel.master_for(config.sentinel_master)  # type: ignore[no-untyped-call]
+        client: _SyncSentinelClient = sentinel.master_for(  # type: ignore[no-untyped-call]
+            config.sentinel_master, redis_class=_SyncSentinelClient
+        )
+        client.sentinel_clients = list(sentinel.sentinels)
         return client
     if config.unix_socket_path:
         options = {k: v for k, v in options.items() if not k.startswith("ssl")}

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from shared.redis import RedisConfig, RedisTLS, parse_hosts, parse_redis_url
 
 DEFAULT_BASE_URL = "https://sentry.io/api/0/"
+MIN_DASHBOARD_TOKEN_CHARS = 32
 
 
 class SettingsError(Exception):
@@ -93,6 +94,24 @@ class Settings(BaseSettings):
     spool_max_bytes: int = Field(
         256 * 1024 * 1024, gt=0, validation_alias=_env("RESPONDER_SPOOL_MAX_BYTES")
     )
+    # Issue 18: the gateway's surfaces (SECURITY.md says why each exists).
+    dashboard_session_s: float = Field(
+        12 * 3600, gt=0, validation_alias=_env("RESPONDER_DASHBOARD_SESSION_S")
+    )
+    # The address the server listens on (the `gateway` command sets it): without a dashboard
+    # token the ops routes are served only when it is a loopback address.
+    bind_host: str | None = Field(None, validation_alias=_env("RESPONDER_BIND_HOST"))
+    # Accept a delivery signed only in the legacy Sentry-App-Signature header for any resource
+    # (by default only for the ones Sentry signs that way: see gateway/intake.py).
+    legacy_signature_any_resource: bool = Field(
+        False, validation_alias=_env("RESPONDER_LEGACY_SIGNATURE_ANY_RESOURCE")
+    )
+    body_timeout_s: float = Field(10.0, gt=0, validation_alias=_env("RESPONDER_BODY_TIMEOUT_S"))
+    max_connections: int = Field(512, gt=0, validation_alias=_env("RESPONDER_MAX_CONNECTIONS"))
+    # Bytes of request bodies held at once beyond the first 64 KiB of each (stalled uploads).
+    body_buffer_bytes: int = Field(
+        64 * 1024 * 1024, gt=0, validation_alias=_env("RESPONDER_BODY_BUFFER_BYTES")
+    )
 
     # --- Worker
     dry_run_setting: bool | None = Field(None, validation_alias=_env("RESPONDER_DRY_RUN"))
@@ -136,6 +155,22 @@ class Settings(BaseSettings):
     def _split_secrets(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("dashboard_token", mode="before")
+    @classmethod
+    def _check_dashboard_token(cls, value: object) -> object:
+        """Empty means unset (what `RESPONDER_DASHBOARD_TOKEN=` in an env file gives); anything
+        else must be long enough that nobody guesses it."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str) or len(value.strip()) < MIN_DASHBOARD_TOKEN_CHARS:
+            raise ValueError(
+                f"must be at least {MIN_DASHBOARD_TOKEN_CHARS} characters "
+                "(make one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+            )
         return value
 
     @field_validator("base_url")

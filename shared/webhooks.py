@@ -7,9 +7,37 @@ turn into failed deliveries.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
+
+# Every resource Sentry delivers (DELIVERY.md), and `ui_component`: requests signed only in the
+# legacy `Sentry-App-Signature` header (UI components, alert-rule actions), which name none.
+SENTRY_RESOURCES = frozenset({
+    "installation", "issue", "error", "comment", "event_alert", "metric_alert", "seer",
+    "preprod_artifact", "activity_alert",
+})
+UI_COMPONENT = "ui_component"
+OTHER = "other"
+
+
+def bounded_resource(name: str) -> str:
+    """A resource name fit for a label or a record: one Sentry sends, or `other`."""
+    return name if name in SENTRY_RESOURCES or name == UI_COMPONENT else OTHER
+
+
+def _as_text(value: object) -> object:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+# Ids go into Sentry API paths and Redis keys: only the forms Sentry uses get through (422 else).
+# Numeric ids (issue, project, comment, seer run) are digits; event ids are 32 hex digits (or the
+# dashed UUID form); installation uuids are UUIDs.
+DigitsId = Annotated[str, BeforeValidator(_as_text), StringConstraints(pattern=r"^[0-9]{1,20}$")]
+HEX_UUID = r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+DIGITS = re.compile(r"[0-9]{1,20}")
+UuidId = Annotated[str, StringConstraints(pattern=HEX_UUID)]
 
 
 class Tolerant(BaseModel):
@@ -27,13 +55,13 @@ class Actor(Tolerant):
 
 
 class InstallationRef(Tolerant):
-    uuid: str
+    uuid: UuidId
 
 
 class WebhookIssue(Tolerant):
     """The issue as serialized into `issue.*` deliveries (Sentry's group serializer)."""
 
-    id: str
+    id: DigitsId
     short_id: str | None = Field(None, alias="shortId")
     title: str = ""
     culprit: str | None = None
@@ -50,13 +78,21 @@ class WebhookIssue(Tolerant):
     status_details: dict[str, Any] = Field(default_factory=dict, alias="statusDetails")
     web_url: str | None = None
 
+    @field_validator("project")
+    @classmethod
+    def _project_id_is_digits(cls, value: dict[str, Any]) -> dict[str, Any]:
+        ident = value.get("id")
+        if ident is not None and (isinstance(ident, bool) or not DIGITS.fullmatch(str(ident))):
+            raise ValueError("project.id must be digits")
+        return value
+
 
 class RawEvent(Tolerant):
     """The raw event Sentry puts in `error.created` and `event_alert.triggered` deliveries."""
 
-    event_id: str
-    issue_id: str | None = None
-    project: int | str | None = None
+    event_id: UuidId
+    issue_id: DigitsId | None = None
+    project: DigitsId | None = None
     title: str | None = None
     culprit: str | None = None
     level: str | None = None
@@ -71,7 +107,7 @@ class RawEvent(Tolerant):
 
 class InstallationData(Tolerant):
     class Installation(Tolerant):
-        uuid: str
+        uuid: UuidId
         status: str | None = None
         organization: dict[str, Any] = Field(default_factory=dict)
         app: dict[str, Any] = Field(default_factory=dict)
@@ -105,15 +141,15 @@ class MetricAlertData(Tolerant):
 
 class CommentData(Tolerant):
     comment: str
-    comment_id: int | str
-    issue_id: int | str
+    comment_id: DigitsId
+    issue_id: DigitsId
     project_slug: str | None = None
     timestamp: str | None = None
 
 
 class SeerData(Tolerant):
-    run_id: int | str
-    group_id: int | str
+    run_id: DigitsId
+    group_id: DigitsId
     root_cause: dict[str, Any] | None = None  # seer.root_cause_completed: description and steps
 
 

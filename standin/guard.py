@@ -4,7 +4,6 @@ injected faults; and after: the call log (`METHOD /path > status`) tests and ben
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -64,8 +63,9 @@ def injected(state: StandinState) -> Response | None:
     if fault.status == 0:
         return Dropped()
     if fault.status == 429:
-        # As Sentry's middleware answers: no Retry-After, the budget spent until the reset.
-        reset = math.ceil(time.time() + (fault.retry_after_s or state.rate.window_s))
+        # As Sentry's middleware answers: no Retry-After, the budget spent until the reset (whole
+        # epoch seconds, as Sentry sends it: at most `retry_after_s` from now).
+        reset = int(time.time() + (fault.retry_after_s or state.rate.window_s))
         headers = {"X-Sentry-Rate-Limit-Remaining": "0", "X-Sentry-Rate-Limit-Reset": str(reset),
                    "X-Sentry-Rate-Limit-Limit": str(state.rate.limit)}
         message = (f"You are attempting to use this endpoint too frequently. Limit is "

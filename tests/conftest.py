@@ -57,8 +57,14 @@ def signed_headers(
 
 
 def delivery(name: str, **kwargs: Any) -> tuple[bytes, dict[str, str]]:
-    """A fixture payload as Sentry would deliver it: wire bytes and signed headers."""
-    body = wire_bytes(load_webhook(name))
+    """A fixture payload as Sentry would deliver it: wire bytes and signed headers. Error and
+    event-alert deliveries get a fresh event_id each time, as every real one carries a new event
+    (a byte-identical body is a replay to the gateway)."""
+    payload = load_webhook(name)
+    for key in ("error", "event"):
+        if name.startswith(("error.", "event_alert.")) and key in payload["data"]:
+            payload["data"][key]["event_id"] = uuid.uuid4().hex
+    body = wire_bytes(payload)
     return body, signed_headers(body, name.split(".", 1)[0], **kwargs)
 
 

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.chaos
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("bench", ["gateway", "worker", "e2e", "scale"])  # storm: tests/test_storm.py runs it
+@pytest.mark.parametrize("bench", ["gateway", "worker", "e2e", "scale", "slow_clients"])  # storm: tests/test_storm.py runs it
 def test_bench_smoke(bench: str) -> None:
     done = subprocess.run(
         [sys.executable, "-m", f"bench.{bench}", "--smoke"], cwd=harness.ROOT, capture_output=True, text=True,

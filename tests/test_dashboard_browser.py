@@ -24,6 +24,7 @@ from shared.jobstore import JobStore
 from tests.conftest import SECRET, delivery
 from tests.processes import gateway
 
+DASHBOARD_TOKEN = "browser-test-dashboard-token-0123456789abcdef"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
@@ -76,10 +77,16 @@ def test_dashboard_shows_a_job_its_detail_and_replays_a_dead_one(
 
     sync_redis.Redis.from_url(redis_server.url).flushdb()
     env = {"SENTRY_CLIENT_SECRET": SECRET, "REDIS_URL": redis_server.url,
-           "RESPONDER_SPOOL_DIR": str(tmp_path / "spool"), "RESPONDER_LOG_LEVEL": "WARNING"}
+           "RESPONDER_SPOOL_DIR": str(tmp_path / "spool"), "RESPONDER_LOG_LEVEL": "WARNING",
+           "RESPONDER_DASHBOARD_TOKEN": DASHBOARD_TOKEN}
     with gateway(env) as (_proc, url):
         browser.get(url + "/")
         wait = WebDriverWait(browser, 60)  # generous: the suite must pass on a busy machine
+        # Signed out: the sign-in form (a POST: the token never appears in a URL).
+        field = wait.until(ec.presence_of_element_located((By.ID, "token")))
+        field.send_keys(DASHBOARD_TOKEN)
+        browser.find_element(By.ID, "sign-in").click()
+        assert DASHBOARD_TOKEN not in browser.current_url
         wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#counts .tile")))
 
         job_id = post(url, "issue.created")

@@ -34,7 +34,9 @@ def test_dockerfile_is_slim_non_root_cached_and_health_checked() -> None:
     assert text.startswith("# ") and "FROM python:3.11-slim" in text
     assert "USER responder" in text and "HEALTHCHECK" in text
     deps, _, rest = text.partition("COPY gateway gateway")
-    assert "COPY pyproject.toml" in deps and "pip install ." in deps  # the dependency layer comes first
+    # the dependency layer comes first, from the hashed lock; the project goes on top without deps
+    assert "COPY requirements.lock" in deps and "pip install --require-hashes -r requirements.lock" in deps
+    assert "pip install --no-deps ." in rest
     assert 'ENTRYPOINT ["sentry-responder"]' in rest
 
 
@@ -46,6 +48,39 @@ def test_env_example_names_real_settings() -> None:
         name = line.lstrip("# ").split("=", 1)[0]
         if "=" in line and name.isupper():
             assert name in aliases, name
+
+
+def test_dependencies_are_locked_with_hashes_above_the_advisory_floors() -> None:
+    """Finding 11: floors at the fixed versions, a lock with hashes that the installs use."""
+    import re
+
+    from packaging.version import Version
+
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    floors = {"starlette": "0.49.1", "jinja2": "3.1.6", "cryptography": "44.0.1"}
+    for name, floor in floors.items():
+        assert f'"{name}>={floor}"' in pyproject, name
+    for lock in ("requirements.lock", "requirements-test.lock"):
+        text = (ROOT / lock).read_text()
+        pins = dict(re.findall(r"^([a-z0-9_.-]+)==([^ ]+) \\$", text, re.MULTILINE))
+        assert pins and all(f"{n}=={v} \\\n    --hash=sha256:" in text for n, v in pins.items()), lock
+        for name, floor in floors.items():
+            assert Version(pins[name]) >= Version(floor), (lock, name)
+    # Every dependency named in pyproject.toml is in the locks (else: run scripts/lock.sh).
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads(pyproject)["project"]
+    for lock, names in (("requirements.lock", project["dependencies"]),
+                        ("requirements-test.lock", project["dependencies"] + project["optional-dependencies"]["test"])):
+        text = (ROOT / lock).read_text().lower()
+        for requirement in map(Requirement, names):
+            name = re.sub(r"[-_.]+", "-", requirement.name.lower())
+            assert f"\n{name}==" in text, f"{name} is missing from {lock}: run scripts/lock.sh"
+    bootstrap = (ROOT / "scripts" / "bootstrap.sh").read_text()
+    assert "--require-hashes -r" in bootstrap and "--no-deps -e ." in bootstrap
+    assert "requirements" in (ROOT / "scripts" / "audit.sh").read_text()
 
 
 # --- Kubernetes (deploy/kubernetes/): read, as no cluster runs here
@@ -106,9 +141,10 @@ def test_kubernetes_sets_every_required_setting() -> None:
     worker = load_settings(**container_env(objects, "sentry-responder-worker"))
     worker.require_sentry()
     assert worker.mode == "internal" and gateway.redis.sentinel_master == "mymaster"
-    assert gateway.spool_dir == Path("/var/spool/responder")
+    # the spool is a directory of the gateway's own (0700) inside the mounted volume
+    assert gateway.spool_dir == Path("/var/spool/responder/gateway")
     mounts = {m["mountPath"] for m in container(objects, "sentry-responder-gateway")["volumeMounts"]}
-    assert str(gateway.spool_dir) in mounts
+    assert str(gateway.spool_dir.parent) in mounts
 
 
 def test_kubernetes_probes_service_and_scaling() -> None:

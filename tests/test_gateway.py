@@ -131,10 +131,26 @@ async def test_wrong_secret_is_401(client: httpx.AsyncClient) -> None:
     assert (await post(client, body, headers)).status_code == 401
 
 
-async def test_legacy_app_signature_header_is_accepted(client: httpx.AsyncClient) -> None:
+async def test_legacy_app_signature_header_is_accepted_as_sentry_sends_it(
+    client: httpx.AsyncClient, redis: Redis
+) -> None:
+    """Alert-rule actions: Content-Type, Request-ID and Sentry-App-Signature only (no resource)."""
+    body = wire_bytes({"fields": [{"name": "team", "value": "1"}], "installationId": "a8e5d37a-696c-4c54-adb5-b3f28d64c7de"})
+    headers = {"Content-Type": "application/json", "Request-ID": "ab" * 16, "Sentry-App-Signature": sign(body, SECRET)}
+    response = await post(client, body, headers)
+    assert response.status_code == 202 and response.json()["status"] == "recorded"
+    record = await JobStore(redis).get("ab" * 16)
+    assert record is not None and (record.resource, record.state) == ("ui_component", "skipped")
+
+
+async def test_legacy_signature_for_a_webhook_resource_needs_the_setting(client_for: Callable[..., Any], redis: Redis) -> None:
     body, headers = delivery("issue.created")
     headers["Sentry-App-Signature"] = headers.pop("Sentry-Hook-Signature")
-    assert (await post(client, body, headers)).status_code == 202
+    strict = await client_for()
+    refused = await post(strict, body, headers)
+    assert refused.status_code == 401 and refused.json()["error"] == "legacy_signature_refused"
+    lenient = await client_for(RESPONDER_LEGACY_SIGNATURE_ANY_RESOURCE="1")
+    assert (await post(lenient, body, headers)).status_code == 202
 
 
 async def test_signed_empty_body_is_accepted_and_recorded(

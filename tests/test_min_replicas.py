@@ -13,7 +13,7 @@ import redis as sync_redis
 
 from shared import keys
 from shared.embedded_redis import EmbeddedRedis
-from tests.conftest import delivery
+from tests.conftest import load_webhook, signed_headers, wire_bytes
 
 
 @pytest.fixture
@@ -22,8 +22,13 @@ def primary() -> Iterator[EmbeddedRedis]:
         yield server
 
 
-async def post(client: httpx.AsyncClient) -> tuple[str, httpx.Response]:
-    body, headers = delivery("issue.created")
+async def post(client: httpx.AsyncClient, count: int = 1) -> tuple[str, httpx.Response]:
+    """issue.created for the fixture's issue; `count` (the issue's event count) makes a later
+    delivery's body differ, as Sentry's do (a byte-identical body is a replay to the gateway)."""
+    payload = load_webhook("issue.created")
+    payload["data"]["issue"]["count"] = str(count)
+    body = wire_bytes(payload)
+    headers = signed_headers(body, "issue")
     return headers["Request-ID"], await client.post("/webhooks/sentry", content=body, headers=headers)
 
 
@@ -57,7 +62,7 @@ async def test_no_replica_in_time_spools_then_drains_once_a_replica_confirms(
                 assert time.monotonic() < deadline, "the spool was not drained"
                 await asyncio.sleep(0.05)
             await wait_for(lambda: _in_sync(primary))  # a replica acknowledges only after its first sync
-            queued_id, response = await post(client)
+            queued_id, response = await post(client, count=2)
             # same issue: folded into the first job; taken by Redis, not spooled
             assert response.status_code == 202 and response.json()["status"] == "coalesced", response.text
             # the 2xx came after the replica had it: it is there now, not "eventually"

@@ -208,16 +208,19 @@ async def test_without_a_token_only_loopback_is_served(ops_client: OpsClient, re
 
 
 async def test_with_a_token_bearer_or_cookie_and_never_echoed(ops_client: OpsClient, redis: Redis) -> None:
-    token = "dash-token-0123456789abcdef"
+    token = "dash-token-0123456789abcdef-0123456789"
     client = await ops_client(peer="10.0.0.5", RESPONDER_DASHBOARD_TOKEN=token)
     refused = await client.get("/api/jobs")
     assert refused.status_code == 401 and token not in refused.text
     wrong = await client.get("/api/jobs", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401 and "nope" not in wrong.text
     assert (await client.get("/api/jobs", headers={"Authorization": f"Bearer {token}"})).status_code == 200
-    assert (await client.get("/", params={"token": "wrong"})).status_code == 401
+    assert (await client.post("/login", data={"token": "wrong"})).status_code == 401
+    # The token in a URL signs nobody in (it would sit in access logs): the page is the form.
+    in_url = await client.get("/", params={"token": token})
+    assert in_url.status_code == 401 and 'action="/login"' in in_url.text and "set-cookie" not in in_url.headers
 
-    swap = await client.get("/", params={"token": token})
+    swap = await client.post("/login", data={"token": token})
     assert swap.status_code == 303 and swap.headers["location"] == "/"
     assert "httponly" in swap.headers["set-cookie"].lower()
     assert token not in swap.headers["set-cookie"]  # the cookie is derived from the token

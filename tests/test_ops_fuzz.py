@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 EXAMPLES = 120
-TOKEN = "ops-fuzz-token-0123456789"
+TOKEN = "ops-fuzz-token-0123456789-0123456789abcdef"
 tried: dict[str, int] = {}
 
 hyp = settings(
@@ -71,7 +71,7 @@ async def test_random_issue_ids_and_undo_bodies(ops: httpx.AsyncClient, ident: s
 @given(token=st.text(max_size=60), path=st.sampled_from(["/api/jobs", "/api/stats", "/api/dead", "/"]))
 async def test_random_tokens_are_refused(ops: httpx.AsyncClient, token: str, path: str) -> None:
     response = await ops.get(path, headers={"Authorization": f"Bearer {token.encode('ascii', 'ignore').decode()}"})
-    check(response, "tokens", {401})
+    check(response, "tokens", {401, 429})  # 429: the failed sign-in throttle took over
     assert TOKEN not in response.text
 
 

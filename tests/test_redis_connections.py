@@ -13,7 +13,7 @@ from redis.exceptions import AuthenticationError, ConnectionError
 from typer.testing import CliRunner
 
 from cli.main import app
-from shared.embedded_redis import EmbeddedRedis, TLSFiles
+from shared.embedded_redis import EmbeddedRedis, EmbeddedSentinel, TLSFiles
 from shared.jobs import JobState
 from shared.jobstore import JobStore
 from shared.logging import SecretScrubber
@@ -227,3 +227,27 @@ async def test_password_in_no_page_log_line_or_cli_output(
     output = CliRunner().invoke(app, ["check-config"]).output
     assert f"rediss://responder:***@127.0.0.1:{secure_server.tls_port}/0" in output
     assert PASSWORD not in output and QUOTED not in output
+
+
+async def test_sentinel_settings_reach_the_primary(tmp_path: Path) -> None:
+    """REDIS_SENTINELS + REDIS_SENTINEL_MASTER: asyncio, sync and the worker's pool all ask the
+    sentinel for the primary and land on it."""
+    with EmbeddedRedis(data_dir=tmp_path / "primary") as primary:
+        sentinel = EmbeddedSentinel(primary.port, master_name="main", quorum=1).start()
+        try:
+            settings = load_settings(REDIS_URL="redis://ignored:1/3", REDIS_SENTINELS=f"127.0.0.1:{sentinel.port}",
+                                     REDIS_SENTINEL_MASTER="main")
+            client = connect(settings.redis)
+            pool = arq_pool(settings.redis, "responder:queue")
+            try:
+                await client.set("via-sentinel", "1")
+                assert await pool.get("via-sentinel") == b"1"
+            finally:
+                await client.aclose()
+                await pool.aclose()
+            sync_client = connect_sync(settings.redis)
+            assert sync_client.get("via-sentinel") == b"1"
+            sync_client.close()
+            assert sync_redis.Redis(port=primary.port, db=3).get("via-sentinel") == b"1"
+        finally:
+            sentinel.close()

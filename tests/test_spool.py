@@ -15,7 +15,9 @@ from gateway.spool import Spool, SpoolFull
 from shared.jobs import Delivery
 from shared.jobstore import JobStore
 from shared.queue import DeliveryQueue, Intake
-from tests.conftest import load_webhook, wire_bytes
+from tests.conftest import SECRET, load_webhook, wire_bytes
+
+SECRETS = (SECRET,)
 
 
 def intake(n: int, body: dict[str, object] | None = None) -> Intake:
@@ -27,7 +29,7 @@ def intake(n: int, body: dict[str, object] | None = None) -> Intake:
 
 
 def test_append_is_durable_ordered_and_round_trips(tmp_path: Path) -> None:
-    spool = Spool(tmp_path, 10_000_000)
+    spool = Spool(tmp_path, 10_000_000, SECRETS)
     for n in range(5):
         spool.append(intake(n))
     assert spool.depth() == 5
@@ -41,14 +43,14 @@ def test_append_is_durable_ordered_and_round_trips(tmp_path: Path) -> None:
 
 
 def test_cap_refuses(tmp_path: Path) -> None:
-    spool = Spool(tmp_path, 2000)
+    spool = Spool(tmp_path, 2000, SECRETS)
     spool.append(intake(1))
     with pytest.raises(SpoolFull):
         spool.append(intake(2))
 
 
 def test_claims_of_dead_processes_are_recovered(tmp_path: Path) -> None:
-    spool = Spool(tmp_path, 10_000_000)
+    spool = Spool(tmp_path, 10_000_000, SECRETS)
     spool.append(intake(1))
     path = next(tmp_path.iterdir())
     os.rename(path, path.with_name(path.name + ".claim-999999"))  # a drainer that died
@@ -60,14 +62,14 @@ def test_claims_of_dead_processes_are_recovered(tmp_path: Path) -> None:
 
 
 def test_a_claimed_file_is_not_claimed_twice(tmp_path: Path) -> None:
-    first, second = Spool(tmp_path, 10_000_000), Spool(tmp_path, 10_000_000)
+    first, second = Spool(tmp_path, 10_000_000, SECRETS), Spool(tmp_path, 10_000_000, SECRETS)
     first.append(intake(1))
     assert len(first.claim(10)) == 1
     assert second.claim(10) == []
 
 
 async def test_drain_moves_deliveries_into_the_queue_once(tmp_path: Path, redis: Redis) -> None:
-    spool = Spool(tmp_path, 10_000_000)
+    spool = Spool(tmp_path, 10_000_000, SECRETS)
     queue = DeliveryQueue(redis, "responder:queue", 3600)
     items = [intake(n) for n in range(3)]
     await queue.submit_many([items[0]])  # delivered once already (redelivery after Redis came back)
@@ -83,7 +85,7 @@ async def test_drain_moves_deliveries_into_the_queue_once(tmp_path: Path, redis:
 async def test_failed_drain_gives_the_files_back(tmp_path: Path) -> None:
     from shared.embedded_redis import free_port
 
-    spool = Spool(tmp_path, 10_000_000)
+    spool = Spool(tmp_path, 10_000_000, SECRETS)
     spool.append(intake(1))
     dead = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.2)
     with pytest.raises(RedisError):

@@ -222,10 +222,10 @@ async def test_undo_goes_through_the_ops_access_check(client_for: Any, redis: Re
     open_client = await client_for()
     foreign = await open_client.post("/api/jobs/x/undo", headers={"Origin": "https://evil.example"})
     assert foreign.status_code == 403
-    guarded = await client_for(RESPONDER_DASHBOARD_TOKEN="dash-token-0123456789")
+    guarded = await client_for(RESPONDER_DASHBOARD_TOKEN="dash-token-0123456789-0123456789abcdef")
     assert (await guarded.post("/api/jobs/x/undo")).status_code == 401
     assert (await guarded.get(f"/api/issues/{ISSUE_ID}")).status_code == 401
-    ok = await guarded.post("/api/jobs/x/undo", headers={"Authorization": "Bearer dash-token-0123456789"})
+    ok = await guarded.post("/api/jobs/x/undo", headers={"Authorization": "Bearer dash-token-0123456789-0123456789abcdef"})
     assert ok.status_code == 404
 
 

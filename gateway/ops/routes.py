@@ -9,7 +9,7 @@ from starlette.staticfiles import StaticFiles
 
 from gateway.ops import api, trust
 from gateway.ops.auth import protected
-from gateway.ops.dashboard import page
+from gateway.ops.dashboard import login, logout, page
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -27,7 +27,9 @@ def trust_routes() -> list[BaseRoute]:
 
 def ops_routes() -> list[BaseRoute]:
     return [
-        Route("/", page),  # checks access itself: it also takes the token once, from the URL
+        Route("/", page),  # checks access itself: a sign-in form when a token is needed
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
         Route("/api/jobs", protected(api.list_jobs)),
         Route("/api/jobs/{job_id}", protected(api.get_job)),
         Route("/api/jobs/{job_id}/replay", protected(api.replay), methods=["POST"]),

@@ -25,6 +25,9 @@ function el(tag, attrs = {}, ...children) {
 
 async function api(path, options = {}) {
   const response = await fetch(path, { credentials: "same-origin", ...options });
+  if (response.status === 401) {
+    window.location.assign("/");  // the session expired: back to the sign-in form
+  }
   if (!response.ok) throw new Error(`${path}: ${response.status}`);
   return response.json();
 }
