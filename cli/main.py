@@ -83,6 +83,25 @@ def worker() -> None:
         raise typer.Exit(2) from None
 
 
+@app.command()
+def mcp(
+    caller: Annotated[
+        str | None, typer.Option("--as", help="a RESPONDER_SERVICE_TOKENS name to act as; read-only without")
+    ] = None,
+) -> None:
+    """Serve the read/act API's tools to an agent over stdio (Model Context Protocol)."""
+    from gateway.sentry_api.stdio import run_stdio
+    from shared.logging import configure_logging
+
+    settings = settings_or_exit()
+    configure_logging(settings.log_format, settings.log_level, settings.secret_values())  # to stderr
+    try:
+        run_stdio(settings, caller)
+    except SettingsError as exc:
+        console.print(f"[red]configuration error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
 @app.command("check-config")
 def check_config() -> None:
     """Validate the settings and the rules file; print the mode the responder will run in."""
@@ -90,7 +109,9 @@ def check_config() -> None:
 
     settings = settings_or_exit()
     problems = []
-    for check in (settings.require_gateway, settings.require_sentry):
+    from gateway.sentry_api.tokens import parse_tokens
+
+    for check in (settings.require_gateway, settings.require_sentry, lambda: parse_tokens(settings.service_tokens)):
         try:
             check()
         except SettingsError as exc:

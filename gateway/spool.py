@@ -31,6 +31,7 @@ from shared.queue import Intake
 log = structlog.get_logger("gateway.spool")
 
 SUFFIX = ".delivery"
+STALE_TMP_S = 60.0
 CLAIM = ".claim-"
 
 
@@ -208,8 +209,10 @@ class Spool:
                 if pid.isdigit() and (int(pid) == os.getpid() or not _pid_alive(int(pid))):
                     os.replace(path, path.with_name(original))
                     recovered += 1
-            elif path.name.endswith(".tmp"):
-                path.unlink(missing_ok=True)  # never renamed into place: never acknowledged
+            elif path.name.endswith(".tmp") and _older_than(path, STALE_TMP_S):
+                # never renamed into place: never acknowledged. A young one may be another
+                # request's (or another gateway's) write in progress: leave it.
+                path.unlink(missing_ok=True)
         return recovered
 
     def _fsync_dir(self) -> None:
@@ -218,3 +221,10 @@ class Spool:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _older_than(path: Path, age_s: float) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime > age_s
+    except FileNotFoundError:
+        return False

@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
 from shared import keys
+from shared.api_actions import API_ACTION
 from shared.jobs import Delivery
 from shared.redis import FAILOVER_RETRIES, RedisConfig, connect_as
 
@@ -107,8 +108,8 @@ ACTIVE_TTL_S = 3600
 
 def coalesce_kind(delivery: Delivery) -> str | None:
     """Deliveries of one issue and one kind share a job while it is queued or running."""
-    if delivery.issue_id is None or delivery.resource == "installation":
-        return None
+    if delivery.issue_id is None or delivery.resource in ("installation", API_ACTION):
+        return None  # an action a service asked for is never folded into another job
     return f"{delivery.resource}.{delivery.action}"
 
 

@@ -112,6 +112,13 @@ class Settings(BaseSettings):
     body_buffer_bytes: int = Field(
         64 * 1024 * 1024, gt=0, validation_alias=_env("RESPONDER_BODY_BUFFER_BYTES")
     )
+    # Read/act API and MCP server for internal services: "name:scope:token" entries, comma-separated,
+    # scope `read` or `read+act` (gateway/sentry_api/tokens.py).
+    service_tokens: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("RESPONDER_SERVICE_TOKENS")
+    )
+    # Most of the per-minute Sentry budget the read API may use; it also never eats the reserve.
+    api_budget_share: float = Field(0.25, gt=0, le=1, validation_alias=_env("RESPONDER_API_BUDGET_SHARE"))
 
     # --- Worker
     dry_run_setting: bool | None = Field(None, validation_alias=_env("RESPONDER_DRY_RUN"))
@@ -142,6 +149,16 @@ class Settings(BaseSettings):
         0.5, gt=0, le=1, validation_alias=_env("RESPONDER_BACKTEST_BUDGET_SHARE")
     )
 
+    # --- Self-reporting to Sentry (shared/selfreport.py)
+    sentry_dsn: SecretStr | None = Field(None, validation_alias=_env("RESPONDER_SENTRY_DSN"))
+    sentry_environment: str = Field("production", validation_alias=_env("RESPONDER_SENTRY_ENVIRONMENT"))
+    sentry_sample_rate: float = Field(1.0, ge=0, le=1, validation_alias=_env("RESPONDER_SENTRY_SAMPLE_RATE"))
+    sentry_traces_sample_rate: float = Field(
+        0.0, ge=0, le=1, validation_alias=_env("RESPONDER_SENTRY_TRACES_SAMPLE_RATE")
+    )
+    # Deliveries about the DSN's own project are skipped (no write-back loop on our own errors).
+    skip_own_project: bool = Field(True, validation_alias=_env("RESPONDER_SKIP_OWN_PROJECT"))
+
     # --- Logging
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", validation_alias=_env("RESPONDER_LOG_FORMAT")
@@ -150,7 +167,7 @@ class Settings(BaseSettings):
         "INFO", validation_alias=_env("RESPONDER_LOG_LEVEL")
     )
 
-    @field_validator("client_secrets", "token_keys", mode="before")
+    @field_validator("client_secrets", "token_keys", "service_tokens", mode="before")
     @classmethod
     def _split_secrets(cls, value: object) -> object:
         if isinstance(value, str):
@@ -233,10 +250,11 @@ class Settings(BaseSettings):
     def secret_values(self) -> list[str]:
         """Every secret this process holds, for log scrubbing."""
         values = [s.get_secret_value() for s in (*self.client_secrets, *self.token_keys)]
-        for secret in (self.auth_token, self.dashboard_token):
+        for secret in (self.auth_token, self.dashboard_token, self.sentry_dsn):
             if secret is not None:
                 values.append(secret.get_secret_value())
         values.extend(self.redis.secret_values())
+        values += [s.get_secret_value().split(":", 2)[-1] for s in self.service_tokens]
         return [v for v in values if v]
 
     def require_gateway(self) -> None:

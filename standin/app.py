@@ -18,8 +18,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from standin import auth, control, events, issues, notes, org_issues, releases, tags
+from standin.envelopes import envelope_routes
 from standin.guard import Standin
 from standin.ratelimit import RateLimitMiddleware
+from standin.readapi import read_routes
 from standin.state import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_TOKEN, StandinState, seed
 
 __all__ = ["DEMO_CLIENT_ID", "DEMO_CLIENT_SECRET", "DEMO_TOKEN", "Standin", "app_from_env", "create_standin", "seed"]
@@ -47,6 +49,8 @@ def create_standin(
         *auth.routes(state),
         *control.routes(state),
         *releases.routes(s), *tags.routes(s),
+        *read_routes(s),  # projects, stats, event ids, user events (the read API's)
+        *envelope_routes(),  # the SDK's reports of the responder's own errors
         Route("/healthz", healthz),
     ]
     app = Starlette(routes=routes, middleware=[Middleware(RateLimitMiddleware, state=state)])

@@ -116,3 +116,4 @@ async def client_for(
     for lifespan, client in reversed(stack):
         await client.aclose()
         await lifespan.__aexit__(None, None, None)
+from tests.sentry_api_helpers import api_rig  # noqa: E402, F401  (the read/act API tests' gateway + stand-in)

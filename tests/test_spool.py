@@ -54,11 +54,15 @@ def test_claims_of_dead_processes_are_recovered(tmp_path: Path) -> None:
     spool.append(intake(1))
     path = next(tmp_path.iterdir())
     os.rename(path, path.with_name(path.name + ".claim-999999"))  # a drainer that died
-    (tmp_path / "half-written.delivery.tmp").write_bytes(b"x")  # never acknowledged
+    stale = tmp_path / "half-written.delivery.tmp"
+    stale.write_bytes(b"x")  # never acknowledged, long ago
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    young = tmp_path / "being-written.delivery.tmp"
+    young.write_bytes(b"x")  # a request's write in progress (this or another gateway's)
     assert spool.claim(10) == []
     assert spool.recover_claims() == 1
     assert [c.intake.delivery.id for c in spool.claim(10)] == [f"{1:032x}"]
-    assert not (tmp_path / "half-written.delivery.tmp").exists()
+    assert not stale.exists() and young.exists()
 
 
 def test_a_claimed_file_is_not_claimed_twice(tmp_path: Path) -> None:

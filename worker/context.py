@@ -7,38 +7,14 @@ time, so retried work does not fetch it again. A job thus makes at most two read
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel
-from redis.asyncio import Redis
-
-from shared import keys
 from shared.jobs import Delivery
+from shared.sentry.cache import FetchCache as FetchCache  # moved to shared/ (the gateway reads through it too)
 from shared.sentry.client import SentryClient
 from shared.sentry.errors import SentryNotFound
 from shared.sentry.models import Event, Issue
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-@dataclass
-class FetchCache:
-    redis: Redis
-    ttl_s: int
-
-    async def get(self, kind: str, ident: str, model: type[ModelT]) -> ModelT | None:
-        if self.ttl_s <= 0:
-            return None
-        raw = await self.redis.get(keys.cached(kind, ident))
-        return model.model_validate_json(raw) if raw else None
-
-    async def put(self, kind: str, ident: str, value: BaseModel, ttl_s: int | None = None) -> None:
-        ttl_s = self.ttl_s if ttl_s is None else ttl_s
-        if self.ttl_s > 0 and ttl_s > 0:
-            text = value.model_dump_json(by_alias=True)
-            await self.redis.set(keys.cached(kind, ident), text, ex=ttl_s)
 
 
 def event_from_payload(delivery: Delivery) -> Event | None:

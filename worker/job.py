@@ -18,15 +18,18 @@ from arq import Retry
 from redis.exceptions import LockError, RedisError
 
 from shared import keys
+from shared.api_actions import API_ACTION, ActionRequest
 from shared.jobs import Delivery, JobState
 from shared.jobstore import RawJSON
 from shared.queue import ACTIVE_TTL_S, coalesce_kind, release_issue
+from shared.selfreport import is_own_project, name_job_transaction, report_failed_job
 from shared.sentry.installs import NotInstalled
 from shared.sentry.redact import redact_json
 from shared.webhooks import InstallationWebhook, MetricAlertWebhook, SeerWebhook, parse_webhook
 from worker.actions import Plan
 from worker.analysis.base import Finding
 from worker.analyze import analyze
+from worker.api_actions import ServiceWriteBack, request_finding, requested_plan
 from worker.context import now
 from worker.deps import WorkerDeps
 from worker.outcomes import ActionOutcome
@@ -88,6 +91,7 @@ async def run_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
         delivery_id=delivery.id, issue_id=delivery.issue_id,
         resource=delivery.resource, action=delivery.action, attempt=attempt,
     )
+    name_job_transaction(delivery)  # self-reporting (RESPONDER_SENTRY_DSN); nothing without it
     settings = deps.settings
     if attempt > settings.max_tries:  # crashed or timed out on every try
         return await _dead(deps, delivery, attempt, record.error or "retries exhausted")
@@ -113,8 +117,10 @@ async def run_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
             await _finish(deps, delivery, JobState.FAILED, error=describe(exc))
             await leave_trail(deps, delivery, Outcome(JobState.FAILED, reason=describe(exc)))
             log.warning("job_failed", error=describe(exc))
+            report_failed_job(exc, delivery, "failed")  # to Sentry, with RESPONDER_SENTRY_DSN
             return "failed"
         if attempt >= settings.max_tries:
+            report_failed_job(exc, delivery, "dead")
             return await _dead(deps, delivery, attempt, describe(exc))
         delay_s = backoff_s(attempt, settings.retry_base_s, settings.retry_max_s, exc)
         await deps.store.transition(delivery.id, JobState.RETRYING, error=describe(exc))
@@ -191,6 +197,8 @@ async def _dead(deps: WorkerDeps, delivery: Delivery, attempt: int, error: str) 
 
 
 async def handle(deps: WorkerDeps, delivery: Delivery, retried: bool) -> Outcome:
+    if delivery.resource == API_ACTION:
+        return await service_action(deps, delivery, retried)
     envelope = parse_webhook(delivery.resource, delivery.body)
     if isinstance(envelope, InstallationWebhook):
         return await installation_changed(deps, envelope)
@@ -204,6 +212,8 @@ async def handle(deps: WorkerDeps, delivery: Delivery, retried: bool) -> Outcome
         return Outcome(JobState.SKIPPED, reason=f"{delivery.resource} delivery names no issue")
     if delivery.resource == "issue" and await deps.redis.exists(keys.own_write(delivery.issue_id)):
         return Outcome(JobState.SKIPPED, reason="echo of the responder's own write-back")
+    if is_own_project(deps.settings, delivery):
+        return Outcome(JobState.SKIPPED, reason="the responder's own project (RESPONDER_SENTRY_DSN): no loop")
     client = await deps.clients.for_delivery(delivery)
     rules = deps.rules_for(client.organization if client is not None else None)
     if isinstance(envelope, SeerWebhook):
@@ -223,6 +233,26 @@ async def handle(deps: WorkerDeps, delivery: Delivery, retried: bool) -> Outcome
         writer = WriteBack(client, deps.redis, deps.settings.dedup_ttl_s, installation=delivery.installation_uuid)
         results = await writer.execute(plan, issue, delivery.id, retried)
         return Outcome(JobState.SUCCEEDED, findings, plan, results, web_url=web_url)
+
+
+async def service_action(deps: WorkerDeps, delivery: Delivery, retried: bool) -> Outcome:
+    """Actions a service asked for through the read/act API (worker/api_actions.py)."""
+    assert delivery.issue_id is not None
+    request = ActionRequest.model_validate(delivery.body.get("actions") or {})
+    requested_by = str(delivery.body.get("requested_by") or "?")
+    plan = requested_plan(request, requested_by)
+    findings = [request_finding(request, requested_by)]
+    client = await deps.clients.for_delivery(delivery)
+    if deps.dry_run or client is None:
+        return Outcome(JobState.SUCCEEDED, findings, plan, reason="dry run: plan recorded only")
+    async with issue_lock(deps, delivery.issue_id):
+        issue = await client.get_issue(delivery.issue_id)
+        writer = ServiceWriteBack(
+            client, deps.redis, deps.settings.dedup_ttl_s, installation=delivery.installation_uuid
+        )  # the same undo records and audit trail as a playbook's write-back
+        results = await writer.execute(plan, issue, delivery.id, retried)
+    web_url = issue_web_url(deps.settings.base_url, client.organization, issue.id, issue.permalink)
+    return Outcome(JobState.SUCCEEDED, findings, plan, results, reason=f"asked by {requested_by}", web_url=web_url)
 
 
 async def installation_changed(deps: WorkerDeps, envelope: InstallationWebhook) -> Outcome:

@@ -25,6 +25,7 @@ from shared.installations import InstallationStore, TokenCipher
 from shared.jobstore import JobStore
 from shared.logging import configure_logging
 from shared.queue import PROCESS_DELIVERY, DeliveryQueue, arq_settings, deserialize, serialize
+from shared.selfreport import init_self_reporting
 from shared.sentry.client import SentryClient
 from shared.sentry.installs import InstallationAuth, InstallationTokens
 from shared.sentry.ratelimit import RedisRateLimiter
@@ -178,6 +179,7 @@ def run_worker(settings: Settings) -> None:
     """Run until SIGTERM/SIGINT: then stop taking jobs, let running ones finish within the grace
     period, and leave the rest on the queue for another worker (arq re-queues cancelled jobs)."""
     configure_logging(settings.log_format, settings.log_level, settings.secret_values())
+    init_self_reporting(settings, "worker")  # only with RESPONDER_SENTRY_DSN
     settings.require_sentry()
     with contextlib.suppress(ImportError):
         import uvloop

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
@@ -302,6 +302,13 @@ class SentryClient:
         params = {"query": query, "statsPeriod": stats_period, "sort": sort, "limit": str(limit)}
         path = f"organizations/{self.organization}/issues/"
         return (await self._page("GET", path, Issue, params)).items
+
+    async def get_page(
+        self, path: str, params: Mapping[str, str | list[str]] | None = None
+    ) -> tuple[Any, str | None]:
+        """Any GET under the API root: the JSON answer and Sentry's next cursor (read API)."""
+        response = await self._request("GET", path, params=params or {})
+        return response.json() if response.content else {}, next_cursor(response.headers.get("link"))
 
     # --- the transport
 

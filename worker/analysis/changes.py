@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from shared.sentry.models import CommitFile, Frame
+from shared.sentry.stack import in_app_frames
 from worker.analysis.base import AnalysisContext, Finding
 from worker.analysis.impact import trend
-from worker.analysis.stack import in_app_frames
 
 DEPLOY_RELEVANT_S = 24 * 3600
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from shared.sentry.stack import frame_location, in_app_frames
 from worker.analysis.base import AnalysisContext, Finding
-from worker.analysis.stack import frame_location, in_app_frames
 
 
 @lru_cache(maxsize=256)

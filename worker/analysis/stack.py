@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.sentry.models import ExceptionValue, Frame
+from shared.sentry.models import Frame
+from shared.sentry.stack import frame_location, in_app_frames
 from worker.analysis.base import AnalysisContext, Finding
 
 TOP_FRAMES = 5
-
-
-def frame_location(frame: Frame) -> str:
-    """The most readable location a frame has: file path, else URL, else module (Java)."""
-    return frame.filename or frame.abs_path or frame.module or "?"
 
 
 def describe_frame(frame: Frame) -> dict[str, Any]:
@@ -24,13 +20,6 @@ def describe_frame(frame: Frame) -> dict[str, Any]:
         "module": frame.module,
         "in_app": bool(frame.in_app),
     }
-
-
-def in_app_frames(exc: ExceptionValue) -> list[Frame]:
-    """Innermost first. When no frame is marked in-app (common in browsers), all frames count."""
-    frames = list(reversed(exc.frames))
-    marked = [f for f in frames if f.in_app]
-    return marked or frames
 
 
 def summarize_stack(ctx: AnalysisContext) -> Finding | None:
