@@ -131,7 +131,7 @@ def event(ident: str, issue: dict[str, Any], at: datetime, release_version: str 
     if request:
         entries.append({"type": "request", "data": request})
     return {
-        "id": ident, "eventID": ident.ljust(32, "0")[:32], "groupID": issue["id"], "title": issue["title"],
+        "id": ident, "eventID": (ident * 8)[:32], "groupID": issue["id"], "title": issue["title"],
         "platform": issue["platform"], "dateCreated": iso(at),
         "release": {"version": release_version} if release_version else None,
         "tags": [{"key": k, "value": v} for k, v in tags.items()], "entries": entries,
