@@ -37,6 +37,7 @@ from standin.app import DEMO_TOKEN
 
 STORM_ISSUES = ("1170820242", "1117540176", "4001", "4002", "4003")  # seeded in the stand-in
 FIXTURE = harness.ROOT / "standin/fixtures/sentry-webhooks/error.created.json"
+STALE_CONNECTION_RETRIES = 2
 
 
 @dataclass
@@ -95,12 +96,21 @@ async def post_at_rate(
                 "Sentry-Hook-Timestamp": timestamp, "Sentry-Hook-Signature": signature,
                 "Request-ID": f"{run}-{n:06d}",
             }
-            began = time.perf_counter()
-            async with session.post(url + "/webhooks/sentry", data=body, headers=headers) as response:
-                await response.read()
-                if response.status != 202:
-                    failures.append(f"{response.status}")
-                    return
+            for retries_left in reversed(range(STALE_CONNECTION_RETRIES + 1)):
+                began = time.perf_counter()
+                try:
+                    async with session.post(url + "/webhooks/sentry", data=body, headers=headers) as response:
+                        await response.read()
+                        if response.status != 202:
+                            failures.append(f"{response.status}")
+                            return
+                    break
+                except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+                    # A pooled keep-alive connection the server closed just as it was reused (a
+                    # client-side race on a busy machine). The same Request-ID makes a resend safe:
+                    # the gateway takes a delivery once however often it is sent.
+                    if not retries_left:
+                        raise
             latencies.append(time.perf_counter() - began)
 
         start = time.perf_counter()
@@ -186,6 +196,7 @@ def report(result: StormResult) -> str:
         ("analyses", str(result.analyses)),
         ("comments", f"{result.comments} {result.comments_per_issue}"),
         ("Sentry calls", f"{result.sentry_calls} {result.sentry_calls_by_endpoint}"),
+        ("calls/analysis", f"{result.sentry_calls / max(result.analyses, 1):.1f} (issue, enrichments, write-back)"),
     ]
     return harness.table(rows, align="rl")
 

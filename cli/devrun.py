@@ -1,20 +1,28 @@
-"""`sentry-responder dev`: Redis, the Sentry stand-in, the gateway and the worker, then the demo."""
+"""`sentry-responder dev`: Redis, the Sentry stand-in, the gateway and the worker, then the demo.
+
+`dev` owns its children: SIGINT, SIGTERM and SIGHUP (the terminal closed) stop them with it, and
+they die with it if it is killed (cli/processes.py). It refuses a gateway port already in use,
+checks readiness against the gateway it started (a per-run instance id in /healthz), and reports
+a failed start or demo in one line.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
+import signal
 import tempfile
 import time
 from contextlib import ExitStack
 from importlib.resources import files
+from types import FrameType
 
 import httpx
 from redis import Redis as SyncRedis
 from rich.console import Console
 from rich.live import Live
 
-from cli.processes import child, wait_ready
+from cli.processes import NotReady, PortInUse, check_port_free, child, die_with_parent, wait_ready
 from shared import keys
 from shared.embedded_redis import EmbeddedRedis, free_port
 from shared.jobs import FINAL_STATES, JobRecord
@@ -31,7 +39,44 @@ def records(redis: SyncRedis, ids: list[str]) -> list[JobRecord]:
     return [decode_record(raw) for raw in pipe.execute() if raw]
 
 
+class Stopped(Exception):
+    """SIGINT, SIGTERM or SIGHUP: unwind, so every child is stopped on the way out."""
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _stop(signum: int, _frame: FrameType | None) -> None:
+    for sig in STOP_SIGNALS:  # one stop at a time: a second Ctrl-C must not cut the cleanup short
+        signal.signal(sig, signal.SIG_IGN)
+    raise Stopped(signal.Signals(signum).name)
+
+
+class DemoFailed(Exception):
+    """The demo could not post or follow its deliveries: one line, no traceback."""
+
+
 def run_dev(port: int, demo: bool, exit_after_demo: bool, console: Console) -> int:
+    try:
+        check_port_free(port)
+    except PortInUse as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 2
+    previous = {sig: signal.signal(sig, _stop) for sig in STOP_SIGNALS}
+    try:
+        return _run(port, demo, exit_after_demo, console)
+    except Stopped:  # the children were stopped on the way out
+        console.print("stopped.")
+        return 0
+    except (NotReady, DemoFailed) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run(port: int, demo: bool, exit_after_demo: bool, console: Console) -> int:
     env: dict[str, str] = {
         "RESPONDER_LOG_FORMAT": os.environ.get("RESPONDER_LOG_FORMAT", "console"),
         # The live table shows progress; the processes speak up only for warnings.
@@ -41,7 +86,7 @@ def run_dev(port: int, demo: bool, exit_after_demo: bool, console: Console) -> i
         env["RESPONDER_RULES"] = str(files("cli").joinpath("demo_rules.yaml"))
     with ExitStack() as stack:
         if not os.environ.get("REDIS_URL"):
-            redis_server = stack.enter_context(EmbeddedRedis())
+            redis_server = stack.enter_context(EmbeddedRedis(preexec_fn=die_with_parent()))
             env["REDIS_URL"] = redis_server.url
             console.print(f"[dim]embedded Redis on {redis_server.url} (data in {redis_server.data_dir})[/]")
         redis_url = env.get("REDIS_URL") or os.environ["REDIS_URL"]
@@ -64,21 +109,22 @@ def run_dev(port: int, demo: bool, exit_after_demo: bool, console: Console) -> i
         spool = stack.enter_context(tempfile.TemporaryDirectory(prefix="responder-spool-"))
         env.setdefault("RESPONDER_SPOOL_DIR", os.environ.get("RESPONDER_SPOOL_DIR", spool))
         gateway_url = f"http://127.0.0.1:{port}"
-        gateway = stack.enter_context(child(["-m", "cli.main", "gateway", "--port", str(port)], env))
+        instance = secrets.token_hex(8)  # /healthz names it: the gateway answering is the one started here
+        gateway = stack.enter_context(child(
+            ["-m", "cli.main", "gateway", "--port", str(port)], env | {"RESPONDER_INSTANCE_ID": instance},
+        ))
         stack.enter_context(child(["-m", "cli.main", "worker"], env))
-        wait_ready(gateway_url + "/readyz", gateway)
+        wait_ready(gateway_url + "/readyz", gateway, instance=instance, health_url=gateway_url + "/healthz")
         console.print(f"[bold green]up:[/] webhooks at {gateway_url}/webhooks/sentry · dashboard at {gateway_url}/")
         if demo:
             show_demo(gateway_url, redis_url, secret, standin_url, console)
         if exit_after_demo:
             return 0
         console.print("[dim]Ctrl-C stops everything.[/]")
-        try:
-            while gateway.poll() is None:
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            console.print("\nstopping…")
-    return 0
+        while gateway.poll() is None:
+            time.sleep(0.5)
+        console.print(f"[red]error:[/] the gateway exited with code {gateway.returncode}")
+    return 1
 
 
 def show_demo(gateway_url: str, redis_url: str, secret: str, standin_url: str | None, console: Console) -> None:
@@ -88,7 +134,12 @@ def show_demo(gateway_url: str, redis_url: str, secret: str, standin_url: str | 
 
     ids = []
     for resource, payload in demo_deliveries():
-        response = post(gateway_url, resource, payload, secret)
+        try:
+            response = post(gateway_url, resource, payload, secret)
+        except httpx.HTTPError as exc:
+            raise DemoFailed(f"demo: posting a {resource} delivery failed: {type(exc).__name__}") from None
+        if response.status_code != 202 or "id" not in response.json():
+            raise DemoFailed(f"demo: the gateway answered {response.status_code}: {response.text[:200]}")
         ids.append(response.json()["id"])
     redis = connect_sync(load_settings(REDIS_URL=redis_url).redis)  # TLS, ACL, Sentinel as configured
     deadline = time.monotonic() + 60
@@ -106,9 +157,10 @@ def show_demo(gateway_url: str, redis_url: str, secret: str, standin_url: str | 
         console.print(f"\n[bold]stand-in received:[/] {notes} comments on {len(state['notes'])} issues, "
                       f"{len(state['updates'])} status/assignment changes")
         for issue_id, issue_notes in state["notes"].items():
-            lines = issue_notes[0]["data"]["text"].splitlines() if issue_notes else [""]
-            console.print(f"  issue {issue_id}: {lines[0]}", markup=False)
-            for line in actions_taken(lines):
+            summary = issue_notes[0]["data"]["text"].split("\n\n", 1)[0] if issue_notes else ""
+            console.print(f"\n[bold]issue {issue_id}[/]")
+            console.print(summary, markup=False, highlight=False)
+            for line in actions_taken(issue_notes[0]["data"]["text"].splitlines() if issue_notes else []):
                 console.print(f"    {line}", markup=False)
 
 

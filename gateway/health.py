@@ -13,8 +13,11 @@ from gateway.state import GatewayState
 from shared import keys
 
 
-async def healthz(_request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
+async def healthz(request: Request) -> Response:
+    """Up. With RESPONDER_INSTANCE_ID set, it says which process answers (`dev` checks it)."""
+    state: GatewayState = request.app.state.gateway
+    instance = state.settings.instance_id
+    return JSONResponse({"status": "ok"} | ({"instance": instance} if instance else {}))
 
 
 async def redis_reachable(state: GatewayState, timeout_s: float = 1.0) -> bool:

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,8 +56,10 @@ class EmbeddedRedis:
     def __init__(
         self, port: int | None = None, data_dir: Path | None = None, *,
         tls: TLSFiles | None = None, extra_args: Sequence[str] = (),
+        preexec_fn: Callable[[], None] | None = None,  # e.g. die with the parent (`dev`)
     ) -> None:
         self.port = port or free_port()
+        self._preexec_fn = preexec_fn
         self._own_dir = data_dir is None
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="responder-redis-"))
         self._process: subprocess.Popen[bytes] | None = None
@@ -91,7 +93,9 @@ class EmbeddedRedis:
             *self._tls_args(), *self.extra_args,
         ]
         log = (self.data_dir / "redis.log").open("ab")
-        self._process = subprocess.Popen(args, stdout=log, stderr=log)
+        self._process = subprocess.Popen(
+            args, stdout=log, stderr=log, preexec_fn=self._preexec_fn,  # set only by `dev`
+        )
         log.close()
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         deadline = time.monotonic() + timeout_s

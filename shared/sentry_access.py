@@ -29,7 +29,9 @@ async def client_for(
 ) -> AsyncIterator[SentryClient]:
     if settings.mode == "internal" and settings.organization:
         limiter = budget(settings, redis, settings.organization, budget_share)
-        async with SentryClient.from_settings(settings, redis, transport=transport, limiter=limiter) as client:
+        async with SentryClient.from_settings(
+            settings, redis, transport=transport, limiter=limiter, max_wait_s=None,  # not a job: it may wait
+        ) as client:
             yield client
         return
     if settings.mode != "public" or not installation or not organization or settings.client_id is None:
@@ -43,6 +45,7 @@ async def client_for(
     client = SentryClient(
         settings.base_url, None, organization, auth=InstallationAuth(tokens, installation), transport=transport,
         limiter=budget(settings, redis, organization, budget_share), timeout_s=settings.sentry_timeout_s,
+        max_wait_s=None,  # not a job: it may wait for the budget or a 429
     )
     try:
         yield client

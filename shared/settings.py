@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared import keys
@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     spool_max_bytes: int = Field(
         256 * 1024 * 1024, gt=0, validation_alias=_env("RESPONDER_SPOOL_MAX_BYTES")
     )
+    # Named in /healthz, so whoever started this process (`dev`) knows it is this one answering.
+    instance_id: str | None = Field(None, validation_alias=_env("RESPONDER_INSTANCE_ID"))
     # Issue 18: the gateway's surfaces (SECURITY.md says why each exists).
     dashboard_session_s: float = Field(
         12 * 3600, gt=0, validation_alias=_env("RESPONDER_DASHBOARD_SESSION_S")
@@ -130,12 +132,18 @@ class Settings(BaseSettings):
     max_tries: int = Field(5, ge=1, validation_alias=_env("RESPONDER_MAX_TRIES"))
     retry_base_s: float = Field(2.0, gt=0, validation_alias=_env("RESPONDER_RETRY_BASE_S"))
     retry_max_s: float = Field(300.0, gt=0, validation_alias=_env("RESPONDER_RETRY_MAX_S"))
-    job_timeout_s: float = Field(120.0, gt=0, validation_alias=_env("RESPONDER_JOB_TIMEOUT_S"))
+    # Short, because nothing sleeps long in a job (long waits defer it): a SIGKILLed worker's jobs
+    # run again after this plus arq's lease (about 45 s in all).
+    job_timeout_s: float = Field(30.0, gt=0, validation_alias=_env("RESPONDER_JOB_TIMEOUT_S"))
     shutdown_grace_s: int = Field(25, ge=0, validation_alias=_env("RESPONDER_SHUTDOWN_GRACE_S"))
     poll_delay_s: float = Field(0.1, gt=0, validation_alias=_env("RESPONDER_POLL_DELAY_S"))
-    issue_lock_s: float = Field(60.0, gt=0, validation_alias=_env("RESPONDER_ISSUE_LOCK_S"))
+    # Longer than a job may run (checked below), shorter than arq's lease on a crashed worker's job.
+    issue_lock_s: float = Field(40.0, gt=0, validation_alias=_env("RESPONDER_ISSUE_LOCK_S"))
     quiet_window_s: float = Field(60.0, ge=0, validation_alias=_env("RESPONDER_QUIET_WINDOW_S"))
     cache_ttl_s: int = Field(60, ge=0, validation_alias=_env("RESPONDER_CACHE_TTL_S"))
+    analysis_max_calls: int = Field(8, ge=3, validation_alias=_env("RESPONDER_ANALYSIS_MAX_CALLS"))
+    release_cache_ttl_s: int = Field(600, ge=0, validation_alias=_env("RESPONDER_RELEASE_CACHE_TTL_S"))
+    tags_cache_ttl_s: int = Field(300, ge=0, validation_alias=_env("RESPONDER_TAGS_CACHE_TTL_S"))
     job_retention_count: int = Field(
         10_000, gt=0, validation_alias=_env("RESPONDER_JOB_RETENTION_COUNT")
     )
@@ -199,6 +207,17 @@ class Settings(BaseSettings):
     @classmethod
     def _check_redis_url(cls, value: str) -> str:
         parse_redis_url(value)  # RedisUrlError (a ValueError) names the problem, never the URL
+        return value
+
+    @field_validator("issue_lock_s")
+    @classmethod
+    def _lock_outlives_a_job(cls, value: float, info: ValidationInfo) -> float:
+        timeout_s = info.data.get("job_timeout_s")
+        if timeout_s is not None and value <= timeout_s:
+            raise ValueError(
+                f"{value:g} s must be longer than RESPONDER_JOB_TIMEOUT_S ({timeout_s:g} s), "
+                "or a second job for an issue could start while the first still writes"
+            )
         return value
 
     @field_validator("redis_sentinels")
@@ -290,4 +309,4 @@ def load_settings(**overrides: object) -> Settings:
         field = str(first["loc"][0]) if first["loc"] else "settings"
         alias = Settings.model_fields[field].validation_alias if field in Settings.model_fields else None
         name = alias.choices[0] if isinstance(alias, AliasChoices) else field
-        raise SettingsError(f"{name}: {first['msg']}") from None
+        raise SettingsError(f"{name}: {first['msg'].removeprefix('Value error, ')}") from None

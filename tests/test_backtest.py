@@ -193,7 +193,7 @@ async def test_budget_share_waits_until_live_work_leaves_room(monkeypatch: pytes
         async def remaining(self) -> int:
             return self.left.pop(0) if len(self.left) > 1 else self.left[0]
 
-        async def acquire(self) -> float:
+        async def acquire(self, max_wait_s: float | None = None) -> float:
             self.acquired += 1
             return 0.0
 

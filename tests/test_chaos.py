@@ -87,8 +87,8 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             "SENTRY_CLIENT_SECRET": SECRET, "REDIS_URL": server.url, "SENTRY_BASE_URL": standin_url + "/api/0/",
             "SENTRY_AUTH_TOKEN": DEMO_TOKEN, "SENTRY_ORGANIZATION": "demo-org",
             "RESPONDER_SPOOL_DIR": str(tmp_path / "spool"), "RESPONDER_WORKER_METRICS_PORT": "0",
-            "RESPONDER_RETRY_BASE_S": "0.2", "RESPONDER_RETRY_MAX_S": "1", "RESPONDER_JOB_TIMEOUT_S": "3",
-            "RESPONDER_ISSUE_LOCK_S": "3", "RESPONDER_QUIET_WINDOW_S": "0", "RESPONDER_POLL_DELAY_S": "0.05",
+            "RESPONDER_RETRY_BASE_S": "0.2", "RESPONDER_RETRY_MAX_S": "1", "RESPONDER_JOB_TIMEOUT_S": "10",
+            "RESPONDER_ISSUE_LOCK_S": "12", "RESPONDER_QUIET_WINDOW_S": "0", "RESPONDER_POLL_DELAY_S": "0.05",
             "RESPONDER_SENTRY_RATE_LIMIT_PER_MIN": "1000", "RESPONDER_LOG_LEVEL": "INFO",
             "RESPONDER_LOG_FORMAT": "json",
         }
@@ -138,7 +138,32 @@ def test_worker_killed_mid_jobs_every_delivery_is_written_back_once(stack: Stack
     stack.standin("/_standin/faults", {"latency_s": 0.0})
     second = worker(stack.env)
     try:
-        stack.wait(ids, {"succeeded"}, timeout_s=60)  # after arq's in-progress timeout (job timeout + 10 s)
+        stack.wait(ids, {"succeeded"}, timeout_s=60)  # after arq's lease: job timeout + 5 s margin + 10 s
+    finally:
+        second.stop()
+    assert_one_comment_each(stack, issue_ids)
+
+
+AT_DEFAULTS = ("RESPONDER_JOB_TIMEOUT_S", "RESPONDER_ISSUE_LOCK_S", "RESPONDER_RETRY_BASE_S", "RESPONDER_RETRY_MAX_S")
+
+
+@pytest.mark.timeout(180)
+def test_a_killed_workers_jobs_are_done_by_another_within_a_minute_at_the_defaults(stack: Stack) -> None:
+    """Job timeout 30 s + arq's lease (5 s margin + 10 s) = 45 s; the issue lock (40 s) is gone by then."""
+    env = {k: v for k, v in stack.env.items() if k not in AT_DEFAULTS}
+    issue_ids = clone_issues(stack, 6, start=810_000)
+    stack.standin("/_standin/faults", {"latency_s": 0.5})
+    ids = post_issues(stack, issue_ids)
+    first = worker({**env, "RESPONDER_WORKER_CONCURRENCY": "3"})
+    try:
+        wait_until(lambda: list(stack.states(ids).values()).count("running") >= 1)
+    finally:
+        first.kill()
+    killed_at = time.monotonic()
+    stack.standin("/_standin/faults", {"latency_s": 0.0})
+    second = worker(env)
+    try:
+        stack.wait(ids, {"succeeded"}, timeout_s=60 - (time.monotonic() - killed_at))
     finally:
         second.stop()
     assert_one_comment_each(stack, issue_ids)

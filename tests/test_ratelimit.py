@@ -6,11 +6,12 @@ import asyncio
 import time
 
 import httpx
+import pytest
 from redis.asyncio import Redis
 
 from shared import keys
 from shared.sentry.client import SentryClient
-from shared.sentry.ratelimit import RedisRateLimiter
+from shared.sentry.ratelimit import BudgetWait, RedisRateLimiter
 from tests.helpers import TOKEN, load_webhook
 
 ISSUE = load_webhook("issue.created")["data"]["issue"]
@@ -54,3 +55,13 @@ async def test_remaining_and_blocking(redis: Redis) -> None:
     await limiter.block_until(time.time() + 60)  # far enough ahead that a busy machine cannot reach it
     assert await limiter.remaining() == 0
     assert 50 < await limiter.acquire() <= 60
+
+
+async def test_a_wait_longer_than_the_caller_accepts_reserves_nothing(redis: Redis) -> None:
+    limiter = RedisRateLimiter(redis, "org:defer", limit=2, window_s=60.0)
+    assert await limiter.acquire(max_wait_s=5) == 0 and await limiter.acquire(max_wait_s=5) == 0
+    with pytest.raises(BudgetWait) as info:  # the next slot is a minute away: the job defers
+        await limiter.acquire(max_wait_s=5)
+    assert 55 < info.value.wait_s <= 60
+    assert await redis.zcard(keys.rate_limit("org:defer")) == 2  # no phantom reservation
+    assert 55 < await limiter.acquire() <= 60  # without a cap, the caller waits its turn

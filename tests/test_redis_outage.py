@@ -17,7 +17,7 @@ import pytest
 from shared.embedded_redis import EmbeddedRedis, free_port
 from standin.app import DEMO_TOKEN
 from tests.helpers import SECRET
-from tests.processes import gateway, standin, worker
+from tests.processes import Proc, gateway, standin, worker
 from tests.test_chaos import Stack, assert_one_comment_each, clone_issues, wait_until
 
 pytestmark = pytest.mark.chaos
@@ -50,6 +50,12 @@ class Stream:
     def succeeded(self) -> int:
         states = self.stack.states(list(self.taken))
         return sum(1 for state in states.values() if state == "succeeded")
+
+
+def running(proc: Proc) -> bool:
+    """True while the process runs; if it exited, fail with the end of its log."""
+    assert proc.popen is not None and proc.popen.poll() is None, proc.log()[-5000:]
+    return True
 
 
 def readyz(url: str) -> tuple[int, dict[str, object]]:
@@ -102,26 +108,26 @@ def test_gateway_and_worker_ride_out_two_redis_restarts_under_a_stream(
     poster = threading.Thread(target=stream.run, daemon=True)
     w = worker(stack.env)
     try:
-        wait_until(lambda: readyz(worker_url)[0] == 200, timeout_s=60)
+        wait_until(lambda: running(w) and readyz(worker_url)[0] == 200, timeout_s=60)
         poster.start()
         for _ in range(2):
             done = stream.succeeded()
             wait_until(lambda done=done: stream.succeeded() >= done + 5, timeout_s=90)  # work flows
             server.stop()
-            wait_until(lambda: readyz(worker_url)[1].get("redis") is False, timeout_s=60)
+            wait_until(lambda: running(w) and readyz(worker_url)[1].get("redis") is False, timeout_s=60)
             assert readyz(worker_url)[0] == 503
             during = len(stream.taken)
             wait_until(lambda during=during: len(stream.taken) >= during + 10, timeout_s=60)  # spooled meanwhile
-            assert w.popen is not None and w.popen.poll() is None, w.log()[-5000:]
+            assert running(w)
             server.start()
-            wait_until(lambda: readyz(worker_url)[0] == 200, timeout_s=60)
+            wait_until(lambda: running(w) and readyz(worker_url)[0] == 200, timeout_s=60)
         after = len(stream.taken)
         wait_until(lambda: len(stream.taken) >= after + 10, timeout_s=60)
         stream.stopped.set()
         poster.join(timeout=30)
-        stack.wait(list(stream.taken), {"succeeded"}, timeout_s=120)
+        wait_until(lambda: running(w) and stream.succeeded() == len(stream.taken), timeout_s=120)
         # The dashboard shows the outage the worker rode out (reported with its next heartbeat).
-        wait_until(lambda: any(w["last_redis_outage"] for w in workers(stack)), timeout_s=30)
+        wait_until(lambda: any(entry["last_redis_outage"] for entry in workers(stack)), timeout_s=30)
         assert w.popen is not None and w.popen.poll() is None  # still running
     finally:
         stream.stopped.set()

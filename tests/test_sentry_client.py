@@ -15,6 +15,7 @@ from shared.sentry.errors import (
     SentryClientError,
     SentryForbidden,
     SentryNotFound,
+    SentryRateLimited,
     SentryServerError,
     SentryTransportError,
 )
@@ -157,17 +158,29 @@ async def test_error_mapping_carries_status_detail_and_path_never_the_token(
     assert TOKEN not in str(error) and TOKEN not in repr(error)
 
 
-async def test_429_is_retried_after_retry_after() -> None:
+async def test_429_is_retried_after_a_short_retry_after() -> None:
+    rec = Recorder(
+        httpx.Response(429, json={"detail": "slow down"}, headers={"Retry-After": "3"}),
+        httpx.Response(200, json=ISSUE),
+    )
+    client, slept = make(rec)
+    assert (await client.get_issue("1")).id == ISSUE["id"]
+    assert slept == [3.0]
+
+
+async def test_429_with_a_long_retry_after_ends_the_call_without_sleeping() -> None:
+    """A job does not sleep long: the error carries the wait, the job defers itself by it."""
     rec = Recorder(
         httpx.Response(429, json={"detail": "slow down"}, headers={"Retry-After": "7"}),
         httpx.Response(200, json=ISSUE),
     )
     client, slept = make(rec)
-    assert (await client.get_issue("1")).id == ISSUE["id"]
-    assert slept == [7.0]
+    with pytest.raises(SentryRateLimited) as info:
+        await client.get_issue("1")
+    assert info.value.retry_after_s == 7.0 and slept == [] and len(rec.requests) == 1
 
 
-async def test_429_without_retry_after_waits_for_sentrys_reset_header() -> None:
+async def test_429_without_retry_after_carries_sentrys_reset_header() -> None:
     import time
 
     reset = int(time.time()) + 30
@@ -176,8 +189,9 @@ async def test_429_without_retry_after_waits_for_sentrys_reset_header() -> None:
         httpx.Response(200, json=ISSUE),
     )
     client, slept = make(rec)
-    await client.get_issue("1")
-    assert 25 < slept[0] <= 30
+    with pytest.raises(SentryRateLimited) as info:
+        await client.get_issue("1")
+    assert 25 < info.value.retry_after_s <= 30 and slept == []
 
 
 async def test_503_is_retried_with_backoff_then_gives_up() -> None:
@@ -219,7 +233,7 @@ async def test_transport_errors_are_retried_and_named() -> None:
 async def test_rate_limit_headers_block_everyone_until_reset() -> None:
     import time
 
-    from shared.sentry.ratelimit import LocalRateLimiter
+    from shared.sentry.ratelimit import BudgetWait, LocalRateLimiter
 
     limiter = LocalRateLimiter(limit=1000)
     reset = int(time.time()) + 20
@@ -228,9 +242,10 @@ async def test_rate_limit_headers_block_everyone_until_reset() -> None:
     )
     client, slept = make(rec, limiter=limiter)
     await client.get_issue("1")
-    await client.get_issue("1")
-    assert slept and 15 < slept[0] <= 20
-    assert client.rate_limit_waits == 1
+    with pytest.raises(BudgetWait) as info:  # too long to sleep in a job: nothing reserved, no call
+        await client.get_issue("1")
+    assert 15 < info.value.wait_s <= 20 and slept == [] and len(rec.requests) == 1
+    assert await limiter.remaining() == 0
 
 
 async def test_metrics_hook_sees_every_attempt() -> None:

@@ -44,3 +44,19 @@ def test_base_url_gets_a_trailing_slash() -> None:
     assert load_settings(SENTRY_BASE_URL="https://de.sentry.io/api/0").base_url == (
         "https://de.sentry.io/api/0/"
     )
+
+
+def test_an_issue_lock_not_longer_than_the_job_timeout_is_refused() -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings(RESPONDER_JOB_TIMEOUT_S="30", RESPONDER_ISSUE_LOCK_S="30")
+    message = str(info.value)
+    assert message.startswith("RESPONDER_ISSUE_LOCK_S: 30 s must be longer than RESPONDER_JOB_TIMEOUT_S (30 s)")
+    assert "\n" not in message
+    with pytest.raises(SettingsError, match="RESPONDER_ISSUE_LOCK_S"):
+        load_settings(RESPONDER_JOB_TIMEOUT_S="60")  # the default lock (40 s) is now too short
+
+
+def test_short_jobs_by_default() -> None:
+    """A killed worker's jobs run again after the job timeout plus arq's lease (5 + 10 s): 45 s."""
+    settings = load_settings()
+    assert settings.job_timeout_s == 30 and settings.job_timeout_s < settings.issue_lock_s < 45

@@ -12,6 +12,7 @@ import pytest
 import redis as sync_redis
 from prometheus_client import CollectorRegistry, Counter
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import WatchError
 from structlog.testing import capture_logs
 
 from shared.embedded_redis import EmbeddedRedis, free_port
@@ -43,6 +44,14 @@ def test_what_counts_as_redis_down() -> None:
 
     assert redis_down(RedisConnectionError()) and redis_down(BusyLoadingError()) and redis_down(ConnectionResetError())
     assert not redis_down(AuthenticationError()) and not redis_down(ResponseError()) and not redis_down(ValueError())
+    try:  # as redis-py reports a connection lost while WATCHing (arq's start_jobs)
+        try:
+            raise RedisConnectionError("Error while reading from 127.0.0.1:6379")
+        except RedisConnectionError:
+            raise WatchError("A ConnectionError occurred on while watching one or more keys") from None
+    except WatchError as lost_in_watch:
+        assert redis_down(lost_in_watch)
+    assert not redis_down(WatchError("Watched variable changed."))
 
 
 def test_ready_needs_redis_and_a_fresh_heartbeat() -> None:
@@ -122,3 +131,39 @@ def test_redis_refusing_the_credentials_is_a_configuration_error(tmp_path: Path)
     assert returncode == 2, log[-3000:]
     assert "configuration error: REDIS_URL: Redis refused the credentials" in log
     assert "Traceback" not in log
+
+
+async def test_a_poll_that_loses_redis_mid_watch_gives_its_job_slot_back(
+    redis_server: EmbeddedRedis, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """arq takes a slot, then WATCHes the job's key; a connection lost there (a WatchError from
+    redis-py) must not kill the loop or keep the slot, or every outage would shrink the worker."""
+    from arq.connections import RedisSettings, create_pool
+    from arq.worker import Worker
+
+    from shared.settings import load_settings
+    from worker.main import build_worker
+
+    settings = load_settings(SENTRY_CLIENT_SECRET=SECRET, REDIS_URL=redis_server.url,
+                             RESPONDER_QUEUE_NAME="responder:test-watch-queue")
+
+    async def lost_in_watch(self: Worker, job_ids: list[bytes]) -> None:
+        await self.sem.acquire()
+        self.job_counter += 1  # as arq does before it asks Redis about the job
+        try:
+            raise RedisConnectionError("Error while reading from the socket")
+        except RedisConnectionError:
+            raise WatchError("A ConnectionError occurred on while watching one or more keys") from None
+
+    monkeypatch.setattr(Worker, "start_jobs", lost_in_watch)
+    worker = build_worker(settings, handle_signals=False)
+    worker._pool = await create_pool(RedisSettings.from_dsn(redis_server.url))
+    await worker.pool.zadd(settings.queue_name, {"job-1": 0})
+    free_slots = worker.sem._value
+    try:
+        await worker._poll_iteration()  # no exception: it waited for Redis instead
+        assert worker.job_counter == 0 and worker.sem._value == free_slots
+        assert not worker.redis_health.available
+    finally:
+        await worker.pool.delete(settings.queue_name)
+        await worker.pool.aclose()

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from arq import Worker
@@ -100,7 +101,7 @@ class ResilientWorker(Worker):
             lambda: super(ResilientWorker, self).finish_failed_job(job_id, result_data)
         )
 
-    async def _until_redis_is_back(self, write: Any) -> None:
+    async def _until_redis_is_back(self, write: Callable[[], Awaitable[None]]) -> None:
         """Retry an idempotent write of arq's keys while the job's lease lasts."""
         deadline = time.monotonic() + self.in_progress_timeout_s
         while True:
@@ -122,7 +123,8 @@ class ResilientWorker(Worker):
             return
         await asyncio.gather(*self.tasks.values())
         with contextlib.suppress(Exception):
-            await self.pool.delete(self.health_check_key)
+            async with asyncio.timeout(2.0):  # a Redis that is away must not hold up the stop
+                await self.pool.delete(self.health_check_key)
         if self.on_shutdown:
             await self.on_shutdown(self.ctx)
         await self.pool.close(close_connection_pool=True)

@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import structlog
 from arq import Retry
@@ -24,25 +24,27 @@ from shared.jobstore import RawJSON
 from shared.queue import ACTIVE_TTL_S, coalesce_kind, release_issue
 from shared.selfreport import is_own_project, name_job_transaction, report_failed_job
 from shared.sentry.installs import NotInstalled
+from shared.sentry.ratelimit import BudgetWait
 from shared.sentry.redact import redact_json
-from shared.webhooks import InstallationWebhook, MetricAlertWebhook, parse_webhook
+from shared.webhooks import InstallationWebhook, MetricAlertWebhook, SeerWebhook, parse_webhook
 from worker.actions import Plan
-from worker.analysis.base import AnalysisContext, Finding
-from worker.analysis.registry import run_handlers
+from worker.analysis.base import Finding
+from worker.analyze import analyze
 from worker.api_actions import ServiceWriteBack, request_finding, requested_plan
-from worker.context import FetchCache, fetch_issue_and_event, now
+from worker.context import now
 from worker.deps import WorkerDeps
 from worker.outcomes import ActionOutcome
-from worker.plan import build_plan
 from worker.priority import Priority, budget_wait_s, priority_of
 from worker.redis_health import redis_down
 from worker.retry import IssueBusy, backoff_s, describe, is_transient
+from worker.seer import root_cause_arrived
 from worker.trail import count_playbooks, issue_web_url, record_trail, trail_entries
 from worker.writeback import WriteBack
 
 log = structlog.get_logger("worker.job")
 
-ISSUE_LOCK_WAIT_S = 10.0
+ISSUE_LOCK_WAIT_S = 2.0  # longer: the job goes back on the queue (no try spent) and looks again
+ISSUE_BUSY_RECHECK_S = 5.0
 
 
 @dataclass
@@ -127,13 +129,8 @@ async def load_delivery(deps: WorkerDeps, delivery_id: str, attempt: int) -> Loa
 async def wait_for_budget(deps: WorkerDeps, delivery: Delivery) -> None:
     """Low on Sentry budget and this can wait: back on the queue (raises Retry), no try spent."""
     wait_s = await budget_wait(deps, delivery)
-    if wait_s is None:
-        return
-    await deps.queue.forgive_try(delivery.id)
-    await deps.store.transition(delivery.id, JobState.QUEUED, reason="waiting for Sentry budget")
-    deps.metrics.budget_deferrals.inc()
-    log.info("job_deferred_for_budget", defer_s=round(wait_s, 1))
-    raise Retry(defer=wait_s)
+    if wait_s is not None:
+        await _defer_for_budget(deps, delivery, wait_s)
 
 
 async def mark_running(deps: WorkerDeps, delivery: Delivery, attempt: int) -> float:
@@ -153,8 +150,13 @@ async def run_try(deps: WorkerDeps, delivery: Delivery, attempt: int) -> Outcome
 
 async def after_failure(deps: WorkerDeps, delivery: Delivery, attempt: int, exc: Exception) -> str:
     """What a failed try means: a permanent error fails the job, a transient one is retried with
-    backoff (raises Retry) until the tries run out, then the job is dead (replayable)."""
+    backoff (raises Retry) until the tries run out, then the job is dead (replayable). Waiting
+    (for the shared budget, or another job of the issue) is not failing: back on the queue."""
     settings = deps.settings
+    if isinstance(exc, BudgetWait):  # a call would have waited long for the shared budget
+        await _defer_for_budget(deps, delivery, exc.wait_s)
+    if isinstance(exc, IssueBusy):
+        await _defer(deps, delivery, exc.wait_s, "waiting for another job of this issue")
     if not is_transient(exc):
         await _finish(deps, delivery, JobState.FAILED, error=describe(exc))
         await leave_trail(deps, delivery, Outcome(JobState.FAILED, reason=describe(exc)))
@@ -182,6 +184,20 @@ async def finish_delivery(deps: WorkerDeps, loaded: Loaded, outcome: Outcome, st
     await leave_trail(deps, delivery, outcome)
     log.info("job_finished", state=outcome.state.value, duration_s=round(time.time() - started, 3))
     return outcome.state.value
+
+
+async def _defer_for_budget(deps: WorkerDeps, delivery: Delivery, wait_s: float) -> NoReturn:
+    deps.metrics.budget_deferrals.inc()
+    await _defer(deps, delivery, wait_s, "waiting for Sentry budget")
+
+
+async def _defer(deps: WorkerDeps, delivery: Delivery, wait_s: float, reason: str) -> NoReturn:
+    """Back on the queue for `wait_s`, no try spent: waiting is not failing, and a job never
+    sleeps long inside itself (it would hold a worker slot and stretch the job timeout)."""
+    await deps.queue.forgive_try(delivery.id)
+    await deps.store.transition(delivery.id, JobState.QUEUED, reason=reason)
+    log.info("job_deferred", reason=reason, defer_s=round(wait_s, 1))
+    raise Retry(defer=wait_s)
 
 
 async def _finish(deps: WorkerDeps, delivery: Delivery, state: JobState, **fields: Any) -> None:
@@ -262,16 +278,16 @@ async def handle(deps: WorkerDeps, delivery: Delivery, retried: bool) -> Outcome
         return Outcome(JobState.SKIPPED, reason="the responder's own project (RESPONDER_SENTRY_DSN): no loop")
     client = await deps.clients.for_delivery(delivery)
     rules = deps.rules_for(client.organization if client is not None else None)
+    if isinstance(envelope, SeerWebhook):
+        if envelope.action != "root_cause_completed" or not envelope.data.root_cause:
+            return Outcome(JobState.SKIPPED, reason=f"seer.{envelope.action} carries no root cause")
+        async with issue_lock(deps, delivery.issue_id):
+            finding, results = await root_cause_arrived(deps.redis, envelope, client, deps.dry_run)
+        return Outcome(JobState.SUCCEEDED, [finding], writeback=results, reason="Seer root cause")
     async with issue_lock(deps, delivery.issue_id):
-        cache = FetchCache(deps.redis, deps.settings.cache_ttl_s)
-        issue, event = await fetch_issue_and_event(delivery, client, cache)
-        ctx = AnalysisContext(
-            resource=envelope.resource, action=envelope.action, issue=issue, event=event,
-            now=now(), options=rules.options(),
-            actor=envelope.actor.model_dump() if envelope.actor is not None else None,
-        )
-        findings = run_handlers(deps.registry, ctx)
-        plan = build_plan(ctx, findings, rules)
+        analysis = await analyze(delivery, client, deps.redis, deps.settings, deps.registry, rules,
+                                 envelope.resource, envelope.action, now(), deps.flights)
+        issue, findings, plan = analysis.ctx.issue, analysis.findings, analysis.plan
         organization = client.organization if client is not None else deps.settings.organization
         web_url = issue_web_url(deps.settings.base_url, organization, issue.id, issue.permalink)
         if deps.dry_run or client is None:
@@ -331,7 +347,9 @@ async def issue_lock(deps: WorkerDeps, issue_id: str) -> AsyncIterator[None]:
         blocking_timeout=ISSUE_LOCK_WAIT_S,
     )
     if not await lock.acquire():
-        raise IssueBusy(f"issue {issue_id} is locked by another job")
+        held_ms = await deps.redis.pttl(keys.issue_lock(issue_id))
+        wait_s = min(max(held_ms / 1000, 1.0), ISSUE_BUSY_RECHECK_S)  # it may be released sooner
+        raise IssueBusy(f"issue {issue_id} is locked by another job", wait_s)
     try:
         yield
     finally:

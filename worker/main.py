@@ -44,6 +44,7 @@ log = structlog.get_logger("worker.main")
 HEARTBEAT_S = 5.0
 TRIM_EVERY_S = 60.0
 JOB_TIMEOUT_MARGIN_S = 5.0
+SHUTDOWN_REDIS_S = 2.0  # how long a stopping worker tries to tidy its keys in Redis
 
 
 def worker_name() -> str:
@@ -109,9 +110,11 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     if deps is not None:
-        with contextlib.suppress(Exception):  # Redis may be away: the dashboard then ages the entry out
-            await deps.redis.hdel(keys.WORKER_HEARTBEATS, worker_name())  # type: ignore[misc]
-            await deps.redis.hdel(keys.WORKER_REDIS_OUTAGES, worker_name())  # type: ignore[misc]
+        # Redis may be away (the pool would retry for seconds): the dashboard then ages the entry out.
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(SHUTDOWN_REDIS_S):
+                await deps.redis.hdel(keys.WORKER_HEARTBEATS, worker_name())  # type: ignore[misc]
+                await deps.redis.hdel(keys.WORKER_REDIS_OUTAGES, worker_name())  # type: ignore[misc]
         await deps.clients.aclose()
 
 

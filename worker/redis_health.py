@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 import structlog
-from redis.exceptions import AuthenticationError
+from redis.exceptions import AuthenticationError, WatchError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -29,8 +29,12 @@ BACKOFF_MAX_S = 5.0
 HEARTBEAT_STALE_S = 15.0  # three missed heartbeats
 
 
-def redis_down(exc: BaseException) -> bool:
+def redis_down(exc: BaseException | None) -> bool:
     """Redis is unreachable (retry later), as opposed to refusing us (a configuration error)."""
+    if isinstance(exc, WatchError):
+        # redis-py reports a connection lost inside a WATCH (as arq's start_jobs uses) as a
+        # WatchError raised while handling the ConnectionError; "Watched variable changed" is not.
+        return redis_down(exc.__context__)
     return isinstance(exc, REDIS_DOWN) and not isinstance(exc, AuthenticationError)
 
 

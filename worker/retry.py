@@ -12,7 +12,11 @@ from shared.sentry.redact import redact
 
 
 class IssueBusy(Exception):
-    """Another job holds this issue's lock; try again shortly."""
+    """Another job holds this issue's lock; come back in `wait_s` (when it is due to expire)."""
+
+    def __init__(self, message: str, wait_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.wait_s = wait_s
 
 
 def is_transient(exc: BaseException) -> bool:

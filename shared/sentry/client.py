@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
@@ -24,13 +25,16 @@ from tenacity.wait import wait_base
 
 from shared.sentry.errors import SentryError, SentryRateLimited, SentryTransportError, error_for
 from shared.sentry.models import (
+    CommitFile,
     Event,
     EventSummary,
     Issue,
     IssueStatus,
     IssueUpdate,
     Note,
+    ReleaseDetails,
     StatusDetails,
+    TagDistribution,
 )
 from shared.sentry.ratelimit import ConcurrencyGate, RateLimiter, RedisRateLimiter
 from shared.sentry.redact import redact
@@ -40,8 +44,13 @@ T = TypeVar("T", bound=BaseModel)
 OnCall = Callable[[str, str, int | None, float], None]
 Sleep = Callable[[float], Awaitable[None]]
 
+# The longest wait a job's call sleeps (a 429's Retry-After, the shared budget). Anything longer
+# ends the job's try, which comes back later (arq `Retry(defer=...)`): nothing sleeps long in a job.
+# Callers outside a job (undo, the backtest) pass `max_wait_s=None` and wait (a 429 up to 120 s).
+MAX_INLINE_WAIT_S = 5.0
 MAX_RETRY_AFTER_S = 120.0
 LINK = re.compile(r'<[^>]*>;\s*rel="(?P<rel>\w+)";\s*results="(?P<results>\w+)";\s*cursor="(?P<cursor>[^"]*)"')
+NAMED = frozenset({"releases", "tags"})
 UA = "sentry-responder/0.1 (+https://github.com/)"
 
 
@@ -62,14 +71,15 @@ class IssueUpdateResult:
 class _WaitForSentry(wait_base):
     """Retry-After (or the rate-limit reset) for a 429; jittered exponential backoff otherwise."""
 
-    def __init__(self, base_s: float, max_s: float) -> None:
+    def __init__(self, base_s: float, max_s: float, max_wait_s: float | None) -> None:
         self._backoff = wait_random_exponential(multiplier=base_s, max=max_s)
+        self._max_wait_s = MAX_RETRY_AFTER_S if max_wait_s is None else max_wait_s
 
     def __call__(self, retry_state: Any) -> float:
         outcome = retry_state.outcome
         exc = outcome.exception() if outcome is not None else None
         if isinstance(exc, SentryRateLimited):
-            return min(exc.retry_after_s, MAX_RETRY_AFTER_S)
+            return min(exc.retry_after_s, self._max_wait_s)
         return float(self._backoff(retry_state))
 
 
@@ -93,7 +103,9 @@ def next_cursor(link_header: str | None) -> str | None:
 
 def endpoint_name(path: str) -> str:
     """A low-cardinality name for metrics: the path's last literal segment."""
-    literal = [p for p in path.strip("/").split("/") if p and not p.isdigit()]
+    parts = [p for p in path.strip("/").split("/") if p]
+    # A release version or a tag key names one thing, not an endpoint: count it under its parent.
+    literal = [p for i, p in enumerate(parts) if not p.isdigit() and (i == 0 or parts[i - 1] not in NAMED)]
     return literal[-1] if literal else "root"
 
 
@@ -124,6 +136,7 @@ class SentryClient:
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 8.0,
         sleep: Sleep = asyncio.sleep,
+        max_wait_s: float | None = MAX_INLINE_WAIT_S,
     ) -> None:
         self.organization = organization
         # A fixed token (internal integration) or `auth`, which picks a public integration's
@@ -136,7 +149,8 @@ class SentryClient:
         self._limiter = limiter
         self._in_flight = ConcurrencyGate(max_in_flight)
         self._max_attempts = max_attempts
-        self._wait = _WaitForSentry(backoff_base_s, backoff_max_s)
+        self._wait = _WaitForSentry(backoff_base_s, backoff_max_s, max_wait_s)
+        self._max_wait_s = max_wait_s
         self._on_call = on_call
         self._sleep = sleep
         self.rate_limit_waits = 0
@@ -271,6 +285,31 @@ class SentryClient:
                 return
             cursor = page.next_cursor
 
+    def _release(self, version: str) -> str:
+        return f"organizations/{self.organization}/releases/{quote(version, safe='')}/"
+
+    async def get_release(self, version: str, project: str | None = None) -> ReleaseDetails:
+        """A release's dates and last deploy; with `project`, its previous release in that project."""
+        params = {"project": project} if project else {}
+        response = await self._request("GET", self._release(version), params=params)
+        return ReleaseDetails.model_validate(response.json())
+
+    async def list_release_commit_files(self, version: str) -> list[CommitFile]:
+        data = await self._json("GET", self._release(version) + "commitfiles/")
+        return TypeAdapter(list[CommitFile]).validate_python(data)
+
+    async def get_issue_tag(self, issue_id: str, key: str) -> TagDistribution:
+        path = self._issue(issue_id) + f"tags/{quote(key, safe='')}/"
+        return TagDistribution.model_validate(await self._json("GET", path))
+
+    async def list_organization_issues(
+        self, query: str, stats_period: str, *, sort: str = "new", limit: int = 25
+    ) -> list[Issue]:
+        """One page of the organization's issues matching `query` within `stats_period`."""
+        params = {"query": query, "statsPeriod": stats_period, "sort": sort, "limit": str(limit)}
+        path = f"organizations/{self.organization}/issues/"
+        return (await self._page("GET", path, Issue, params)).items
+
     async def get_page(
         self, path: str, params: Mapping[str, str | list[str]] | None = None
     ) -> tuple[Any, str | None]:
@@ -296,7 +335,7 @@ class SentryClient:
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._max_attempts),
-            retry=retry_if_exception(lambda e: isinstance(e, SentryError) and e.transient),
+            retry=retry_if_exception(self._retry_here),
             wait=self._wait,
             sleep=self._sleep,
             reraise=True,
@@ -306,9 +345,16 @@ class SentryClient:
                 return await self._attempt(method, path, **kwargs)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _retry_here(self, exc: BaseException) -> bool:
+        """Short transient faults are retried in the call; a 429 asking for a longer wait than
+        this client sleeps ends the call (a job defers itself by it)."""
+        if isinstance(exc, SentryRateLimited) and self._max_wait_s is not None:
+            return exc.retry_after_s <= self._max_wait_s
+        return isinstance(exc, SentryError) and exc.transient
+
     async def _attempt(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         if self._limiter is not None:
-            wait_s = await self._limiter.acquire()
+            wait_s = await self._limiter.acquire(max_wait_s=self._max_wait_s)  # longer: BudgetWait
             if wait_s > 0:
                 self.rate_limit_waits += 1
                 self.rate_limit_wait_s += wait_s
@@ -344,6 +390,7 @@ class SentryClient:
         reset = response.headers.get("x-sentry-rate-limit-reset", "")
         if self._limiter is not None and remaining == "0" and reset.isdigit():
             await self._limiter.block_until(float(reset))
+
 
 
 def _detail(response: httpx.Response) -> str:

@@ -42,11 +42,13 @@ if n > 0 then
 end
 local blocked = tonumber(redis.call('GET', KEYS[2]) or 0)
 if blocked > slot then slot = blocked end
+local max_wait = tonumber(ARGV[3])
+if max_wait >= 0 and slot - now > max_wait then return {slot - now, 0} end
 local id = redis.call('INCR', KEYS[3])
 redis.call('ZADD', KEYS[1], slot, id)
 redis.call('PEXPIRE', KEYS[1], window + slot - now + 1000)
 redis.call('PEXPIRE', KEYS[3], window + slot - now + 1000)
-return slot - now
+return {slot - now, 1}
 """)
 
 _PEEK = LuaScript("""
@@ -58,9 +60,19 @@ return math.max(0, tonumber(ARGV[2]) - used)
 """)
 
 
+class BudgetWait(Exception):
+    """No room in the budget within the wait the caller accepts: nothing was reserved. A job
+    ends its try and comes back after `wait_s` rather than sleeping that long."""
+
+    def __init__(self, wait_s: float) -> None:
+        super().__init__(f"the shared Sentry budget has room in {wait_s:.1f} s")
+        self.wait_s = wait_s
+
+
 class RateLimiter(Protocol):
-    async def acquire(self) -> float:
-        """Reserve one call; return the seconds the caller must wait before making it."""
+    async def acquire(self, max_wait_s: float | None = None) -> float:
+        """Reserve one call; return the seconds the caller must wait before making it. When that
+        would be longer than `max_wait_s`, reserve nothing and raise `BudgetWait`."""
 
     async def remaining(self) -> int:
         """Calls left in the budget right now (for putting urgent work first)."""
@@ -84,8 +96,11 @@ class RedisRateLimiter:
     def _window_and_limit(self) -> list[str]:
         return [str(self.window_s * 1000), str(self.limit)]
 
-    async def acquire(self) -> float:
-        wait_ms = await _ACQUIRE(self.redis, self._keys, self._window_and_limit)
+    async def acquire(self, max_wait_s: float | None = None) -> float:
+        max_wait_ms = -1 if max_wait_s is None else int(max_wait_s * 1000)
+        wait_ms, reserved = await _ACQUIRE(self.redis, self._keys, [*self._window_and_limit, str(max_wait_ms)])
+        if not reserved:
+            raise BudgetWait(float(wait_ms) / 1000)
         return float(wait_ms) / 1000
 
     async def remaining(self) -> int:
@@ -106,12 +121,14 @@ class LocalRateLimiter:
     _slots: list[float] = field(default_factory=list)
     _blocked_until: float = 0.0
 
-    async def acquire(self) -> float:
+    async def acquire(self, max_wait_s: float | None = None) -> float:
         now = time.time()
         self._slots = [s for s in self._slots if s > now - self.window_s]
         slot = max([now, self._blocked_until, *self._slots[-1:]])
         if len(self._slots) >= self.limit:
             slot = max(slot, self._slots[-self.limit] + self.window_s)
+        if max_wait_s is not None and slot - now > max_wait_s:
+            raise BudgetWait(slot - now)
         self._slots.append(slot)
         return slot - now
 
@@ -166,11 +183,11 @@ class BudgetShare:
     limit: int
     share: float
 
-    async def acquire(self) -> float:
+    async def acquire(self, max_wait_s: float | None = None) -> float:
         keep = self.limit * (1 - self.share)
         while await self.inner.remaining() <= keep:
             await asyncio.sleep(BUDGET_POLL_S)
-        return await self.inner.acquire()
+        return await self.inner.acquire(max_wait_s)
 
     async def remaining(self) -> int:
         return await self.inner.remaining()
