@@ -26,9 +26,9 @@ import redis as sync_redis
 
 from bench import harness
 from bench.storm import percentile, post_at_rate, system, wait_settled
+from devtools.embedded_redis import EmbeddedRedis
 from gateway.signature import sign
 from shared import keys
-from shared.embedded_redis import EmbeddedRedis
 from shared.jobs import JobState
 
 FIXTURE = harness.ROOT / "standin/fixtures/sentry-webhooks/issue.created.json"

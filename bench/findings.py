@@ -18,7 +18,7 @@ import httpx
 from redis.asyncio import Redis
 
 from bench import harness
-from shared.embedded_redis import EmbeddedRedis
+from devtools.embedded_redis import EmbeddedRedis
 from shared.jobs import Delivery
 from shared.sentry.client import SentryClient
 from shared.settings import Settings, load_settings
@@ -56,7 +56,7 @@ class StoryRunner:
         async with SentryClient("http://standin/api/0/", DEMO_TOKEN, "demo-org", transport=self.transport) as client:
             analysis = await analyze(delivery, client, self.redis, self.settings, default_registry(False),
                                      Rules.default(), "issue", action, self.now)
-            await WriteBack(client, self.redis, 3600).execute(analysis.plan, analysis.ctx.issue, delivery.id, False)
+            await WriteBack(client, self.redis, 3600).execute(analysis.plan, analysis.context.issue, delivery.id, False)
         calls = [f"{c['method']} {c['endpoint']}" for c in self.state.calls[before:]]
         return analysis, self.state.notes[issue_id][0]["data"]["text"], calls
 
@@ -70,7 +70,7 @@ async def measure(redis_url: str, warm: bool) -> list[dict[str, Any]]:
         for issue_id in scenarios.DELIVERIES:
             analysis, _, calls = await runner.run(issue_id, f"bench-{round_}-{issue_id}")
             rows.append({"story": issue_id, "round": round_, "calls": len(calls),
-                         "by_endpoint": dict(Counter(calls)), "skipped": analysis.ctx.facts.skipped})
+                         "by_endpoint": dict(Counter(calls)), "skipped": analysis.context.facts.skipped})
     await redis.aclose()
     return rows
 

@@ -10,7 +10,7 @@ import argparse
 from dataclasses import asdict
 
 from bench import harness
-from shared.embedded_redis import EmbeddedRedis
+from devtools.embedded_redis import EmbeddedRedis
 
 
 def run(smoke: bool) -> dict[str, object]:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from shared.embedded_redis import free_port
+from devtools.embedded_redis import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from redis.asyncio import Redis
 
 from bench import harness
-from shared.embedded_redis import EmbeddedRedis
+from devtools.embedded_redis import EmbeddedRedis
 from shared.queue import _INTAKE
 
 TINY = "return redis.call('INCR', KEYS[1])"

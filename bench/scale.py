@@ -29,7 +29,7 @@ import redis as sync_redis
 
 from bench import harness
 from bench.worker import FIRST_ISSUE, enqueue, flat_out, intakes, wait_ready, workers
-from shared.embedded_redis import EmbeddedRedis
+from devtools.embedded_redis import EmbeddedRedis
 from standin.app import DEMO_TOKEN
 
 

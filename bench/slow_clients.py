@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 import httpx
 
 from bench import harness
-from shared.embedded_redis import EmbeddedRedis, free_port
+from devtools.embedded_redis import EmbeddedRedis, free_port
 
 
 @dataclass

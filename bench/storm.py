@@ -29,9 +29,9 @@ import httpx
 import redis as sync_redis
 
 from bench import harness
+from devtools.embedded_redis import EmbeddedRedis
 from gateway.signature import sign
 from shared import keys
-from shared.embedded_redis import EmbeddedRedis
 from shared.jobs import JobState
 from standin.app import DEMO_TOKEN
 

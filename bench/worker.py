@@ -36,10 +36,10 @@ import redis as sync_redis
 from redis.asyncio import Redis
 
 from bench import harness
+from devtools.embedded_redis import EmbeddedRedis
 from gateway.intake import Trust, take
 from gateway.signature import sign
 from shared import keys
-from shared.embedded_redis import EmbeddedRedis
 from shared.jobs import JobState
 from shared.queue import DeliveryQueue, Intake
 from standin.app import DEMO_TOKEN

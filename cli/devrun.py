@@ -23,8 +23,9 @@ from rich.console import Console
 from rich.live import Live
 
 from cli.processes import NotReady, PortInUse, check_port_free, child, die_with_parent, wait_ready
+from cli.tables import jobs_table
+from devtools.embedded_redis import EmbeddedRedis, free_port
 from shared import keys
-from shared.embedded_redis import EmbeddedRedis, free_port
 from shared.jobs import FINAL_STATES, JobRecord
 from shared.jobstore import decode_record
 from shared.redis import connect_sync
@@ -130,7 +131,6 @@ def _run(port: int, demo: bool, exit_after_demo: bool, console: Console) -> int:
 def show_demo(gateway_url: str, redis_url: str, secret: str, standin_url: str | None, console: Console) -> None:
     """Post the demo deliveries and watch their jobs to the end in a live table."""
     from cli.demo import demo_deliveries, post
-    from cli.main import jobs_table  # cli.main imports this module: import at call time
 
     ids = []
     for resource, payload in demo_deliveries():

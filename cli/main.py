@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from cli.tables import jobs_table
 from shared.jobs import JobRecord, JobState
 from shared.replies import texts
 from shared.settings import Settings, SettingsError, load_settings
@@ -194,25 +194,6 @@ def send_test(
     response = post(url, resource.split(".")[0], payload, settings.client_secrets[0].get_secret_value())
     console.print(f"{response.status_code} {response.text}")
     raise typer.Exit(0 if response.status_code == 202 else 1)
-
-
-def jobs_table(records: list[JobRecord], title: str = "jobs") -> Table:
-    table = Table(title=title, expand=False)
-    table.add_column("delivery", no_wrap=True, max_width=8)
-    table.add_column("resource", no_wrap=True)
-    table.add_column("issue", no_wrap=True)
-    table.add_column("state", no_wrap=True, min_width=9)
-    table.add_column("took", no_wrap=True, justify="right")
-    table.add_column("plan / note", no_wrap=True, overflow="ellipsis", max_width=40)
-    colours = {"succeeded": "green", "failed": "red", "dead": "red", "running": "yellow",
-               "retrying": "yellow", "queued": "cyan"}
-    for r in records:
-        took = f"{r.duration_s:.2f}s" if r.duration_s is not None else ""
-        note = r.error or r.reason or ", ".join(a.get("kind", "") for a in r.plan)
-        colour = colours.get(r.state.value, "dim")
-        table.add_row(r.id[:8], f"{r.resource}.{r.action}", r.issue_id or "",
-                      f"[{colour}]{r.state.value}[/]", took, note or "")
-    return table
 
 
 async def _recent(settings: Settings, limit: int, state: JobState | None) -> list[JobRecord]:

@@ -16,8 +16,8 @@ from shared.sentry.models import Issue
 from shared.webhooks import parse_webhook
 from worker.analysis.base import AnalysisContext
 from worker.analysis.registry import default_registry, run_handlers
-from worker.context import event_from_payload, issue_from_payload, now
 from worker.explain import Explanation, explain
+from worker.fetch import event_from_payload, issue_from_payload, now
 from worker.rules import Rules
 
 RESOURCE_OF_DATA_KEY = {"issue": "issue", "error": "error", "event": "event_alert",

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from gateway.signature import SignatureFailure, check_timestamp, verify_signature
 from shared.jobs import Delivery
 from shared.queue import Intake
-from shared.routing import skip_reason
+from shared.skip_policy import skip_reason
 from shared.webhooks import OTHER, UI_COMPONENT, Envelope, bounded_resource, parse_webhook
 
 SIGNATURE_HEADERS = ("sentry-hook-signature", "sentry-app-signature")

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from devtools.embedded_redis import EmbeddedRedis
 from gateway.app import create_app
-from shared.embedded_redis import EmbeddedRedis
 from shared.settings import Settings, load_settings
 
 # SECRET for make_settings; the rest re-exported only for test modules written before

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from shared.embedded_redis import free_port
+from devtools.embedded_redis import free_port
 
 
 class Proc:

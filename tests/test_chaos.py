@@ -18,9 +18,9 @@ import httpx
 import pytest
 import redis as sync_redis
 
+from devtools.embedded_redis import EmbeddedRedis
 from gateway.signature import sign
 from shared import keys
-from shared.embedded_redis import EmbeddedRedis
 from standin.app import DEMO_TOKEN
 from tests.helpers import SECRET, load_webhook
 from tests.processes import Proc, gateway, standin, worker

@@ -18,7 +18,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from shared.embedded_redis import EmbeddedRedis
+from devtools.embedded_redis import EmbeddedRedis
 from shared.jobs import JobState
 from shared.jobstore import JobStore
 from tests.helpers import SECRET, delivery

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from cli.processes import NotReady, wait_ready
-from shared.embedded_redis import free_port
+from devtools.embedded_redis import free_port
 
 
 @pytest.mark.timeout(120)

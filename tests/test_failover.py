@@ -24,9 +24,9 @@ import httpx
 import pytest
 import redis as sync_redis
 
+from devtools.embedded_redis import EmbeddedRedis, EmbeddedSentinel
 from gateway.signature import sign
 from shared import keys
-from shared.embedded_redis import EmbeddedRedis, EmbeddedSentinel
 from shared.redis import connect_sync, parse_redis_url
 from standin.app import DEMO_TOKEN
 from tests.helpers import SECRET, load_webhook, wire_bytes

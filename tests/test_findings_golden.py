@@ -41,7 +41,7 @@ async def test_django_timeout_right_after_a_deploy(story: StoryRunner) -> None:
     assert "`GET /api/orders/`" in text and "trace `4c1f0e2a9b8d4f6e8a7b6c5d4e3f2a1b`" in text
     assert "api-7" not in head[2]  # spread evenly over 12 hosts: no concentration is claimed
     assert len(calls) <= MAX_CALLS, calls
-    assert analysis.ctx.facts.skipped == []
+    assert analysis.context.facts.skipped == []
 
 
 async def test_minified_javascript_without_source_maps(story: StoryRunner) -> None:
@@ -98,6 +98,6 @@ async def test_low_budget_skips_the_enrichments_never_the_comment(story: StoryRu
     story.settings = story.settings.model_copy(update={"analysis_max_calls": 4})
     analysis, text, calls = await story.run("4001")
     assert len(calls) <= 4, calls
-    assert "related issues (call allowance spent)" in analysis.ctx.facts.skipped
+    assert "related issues (call allowance spent)" in analysis.context.facts.skipped
     assert "_Not checked: " in text and "related issues \\(call allowance spent\\)" in text
     assert analysis.plan.of_kind("comment")

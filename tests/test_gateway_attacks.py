@@ -14,9 +14,9 @@ import httpx
 import pytest
 import redis as sync_redis
 
+from devtools.embedded_redis import EmbeddedRedis
 from gateway.signature import sign
 from shared import keys
-from shared.embedded_redis import EmbeddedRedis
 from shared.webhooks import SENTRY_RESOURCES
 from tests.helpers import SECRET, load_webhook, signed_headers, wire_bytes
 from tests.processes import gateway

@@ -12,10 +12,10 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
+from devtools.embedded_redis import EmbeddedRedis
 from gateway.sentry_api.mcp_server import build_mcp
 from gateway.sentry_api.state import SentryApi
 from gateway.sentry_api.stdio import LOCAL
-from shared.embedded_redis import EmbeddedRedis
 from standin.app import DEMO_TOKEN
 from tests import processes
 from tests.sentry_api_helpers import ACTOR, READER, SERVICE_TOKENS, ApiRig, MakeRig

@@ -11,8 +11,8 @@ import httpx
 import pytest
 import redis as sync_redis
 
+from devtools.embedded_redis import EmbeddedRedis
 from shared import keys
-from shared.embedded_redis import EmbeddedRedis
 from tests.helpers import load_webhook, signed_headers, wire_bytes
 
 

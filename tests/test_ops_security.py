@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devtools.embedded_redis import EmbeddedRedis, free_port
 from gateway.ops.auth import issue_session
-from shared.embedded_redis import EmbeddedRedis, free_port
 from tests.helpers import SECRET
 from tests.processes import Proc, gateway, wait_http
 

@@ -13,7 +13,7 @@ from redis.exceptions import AuthenticationError, ConnectionError
 from typer.testing import CliRunner
 
 from cli.main import app
-from shared.embedded_redis import EmbeddedRedis, EmbeddedSentinel, TLSFiles
+from devtools.embedded_redis import EmbeddedRedis, EmbeddedSentinel, TLSFiles
 from shared.jobs import JobState
 from shared.jobstore import JobStore
 from shared.logging import SecretScrubber

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
+from devtools.embedded_redis import EmbeddedRedis
 from gateway.signature import sign
-from shared.embedded_redis import EmbeddedRedis
 from shared.jobs import Delivery
 from shared.selfreport import delivery_project_id, is_own_project, make_before_send, own_project_id
 from shared.settings import Settings

@@ -9,8 +9,8 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from cli.main import app
+from devtools.embedded_redis import EmbeddedRedis
 from gateway.sentry_api.tokens import Scope, bearer, identify, parse_tokens
-from shared.embedded_redis import EmbeddedRedis
 from shared.settings import Settings, SettingsError
 from tests.helpers import SECRET
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import redis as sync_redis
 
+from devtools.embedded_redis import EmbeddedRedis, free_port
 from gateway import spool as spool_module
 from gateway.spool import REJECTED, Spool, SpoolInsecure
 from shared import keys
-from shared.embedded_redis import EmbeddedRedis, free_port
 from tests.helpers import SECRET
 from tests.processes import gateway
 from tests.test_spool import intake

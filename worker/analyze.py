@@ -23,8 +23,8 @@ from worker.actions import AssignAction, Plan, StatusAction
 from worker.analysis.base import AnalysisContext, Finding
 from worker.analysis.facts import Facts
 from worker.analysis.registry import HandlerRegistry, run_handlers
-from worker.context import FetchCache, actor_of, fetch_issue_and_event
 from worker.enrich import EnrichLimits, gather_facts
+from worker.fetch import FetchCache, actor_of, fetch_issue_and_event
 from worker.plan import build_plan
 from worker.rules import Rules
 from worker.singleflight import SingleFlight
@@ -32,7 +32,7 @@ from worker.singleflight import SingleFlight
 
 @dataclass
 class Analysis:
-    ctx: AnalysisContext
+    context: AnalysisContext
     findings: list[Finding]
     plan: Plan
 

@@ -26,7 +26,7 @@ from shared.sentry.models import Event, Issue
 from shared.sentry.redact import redact
 from worker.analysis.registry import HandlerRegistry
 from worker.backtest import BacktestReport, IssueBrief, backtest_issue
-from worker.context import now
+from worker.fetch import now
 from worker.rules import Rules
 from worker.trail import issue_web_url
 

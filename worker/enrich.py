@@ -31,7 +31,7 @@ from worker.analysis.base import AnalysisContext
 from worker.analysis.changes import release_version
 from worker.analysis.facts import CommitFiles, Facts, IssueList, RelatedWindow
 from worker.analysis.impact import trend
-from worker.context import FetchCache
+from worker.fetch import FetchCache
 from worker.singleflight import SingleFlight
 
 log = structlog.get_logger("worker.enrich")

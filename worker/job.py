@@ -31,8 +31,8 @@ from worker.actions import Plan
 from worker.analysis.base import Finding
 from worker.analyze import analyze
 from worker.api_actions import ServiceWriteBack, request_finding, requested_plan
-from worker.context import now
 from worker.deps import WorkerDeps
+from worker.fetch import now
 from worker.outcomes import ActionOutcome
 from worker.priority import Priority, budget_wait_s, priority_of
 from worker.redis_health import redis_down
@@ -287,7 +287,7 @@ async def handle(deps: WorkerDeps, delivery: Delivery, retried: bool) -> Outcome
     async with issue_lock(deps, delivery.issue_id):
         analysis = await analyze(delivery, client, deps.redis, deps.settings, deps.registry, rules,
                                  envelope.resource, envelope.action, now(), deps.flights)
-        issue, findings, plan = analysis.ctx.issue, analysis.findings, analysis.plan
+        issue, findings, plan = analysis.context.issue, analysis.findings, analysis.plan
         organization = client.organization if client is not None else deps.settings.organization
         web_url = issue_web_url(deps.settings.base_url, organization, issue.id, issue.permalink)
         if deps.dry_run or client is None:
