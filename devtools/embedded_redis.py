@@ -97,19 +97,8 @@ class EmbeddedRedis:
             args, stdout=log, stderr=log, preexec_fn=self._preexec_fn,  # set only by `dev`
         )
         log.close()
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + timeout_s
-        try:
-            while True:
-                try:
-                    client.ping()
-                    return self
-                except redis.ConnectionError:
-                    if self._process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"redis-server did not start on port {self.port}") from None
-                    time.sleep(0.02)
-        finally:
-            client.close()
+        wait_for_ping(self._process, self.port, timeout_s, "redis-server")
+        return self
 
     def kill(self) -> None:
         """SIGKILL: the abrupt end a failover test needs (nothing flushed, nothing handed over)."""
@@ -119,13 +108,7 @@ class EmbeddedRedis:
         self._process = None
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        terminate(self._process)
         self._process = None
 
     def close(self) -> None:
@@ -138,6 +121,35 @@ class EmbeddedRedis:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+def terminate(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM, then SIGKILL after 10 s; nothing if it is gone already."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_for_ping(process: subprocess.Popen[bytes], port: int, timeout_s: float, what: str) -> None:
+    """Until the server on `port` answers PING; RuntimeError if it exits or the deadline passes
+    (the caller still holds the process, and stops it)."""
+    client = redis.Redis(port=port, socket_connect_timeout=0.2)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{what} did not start on port {port}") from None
+                time.sleep(0.02)
+    finally:
+        client.close()
 
 
 class EmbeddedSentinel:
@@ -168,19 +180,8 @@ class EmbeddedSentinel:
             [find_redis_server(), str(config), "--sentinel"], stdout=log, stderr=log
         )
         log.close()
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + timeout_s
-        try:
-            while True:
-                try:
-                    client.ping()
-                    return self
-                except redis.ConnectionError:
-                    if self._process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"sentinel did not start on port {self.port}") from None
-                    time.sleep(0.02)
-        finally:
-            client.close()
+        wait_for_ping(self._process, self.port, timeout_s, "sentinel")
+        return self
 
     def master_address(self) -> tuple[str, int] | None:
         client = redis.Redis(port=self.port, socket_timeout=1)
@@ -196,12 +197,6 @@ class EmbeddedSentinel:
         return host, int(port)
 
     def close(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        terminate(self._process)
         self._process = None
         shutil.rmtree(self.data_dir, ignore_errors=True)
