@@ -30,7 +30,9 @@ class ApiBudget:
     def _retry_after_s(self, missing: int) -> float:
         return max(1.0, math.ceil(self.window_s * missing / max(self.limit, 1)))
 
-    async def acquire(self) -> float:
+    async def acquire(self, max_wait_s: float | None = None) -> float:
+        """The RateLimiter protocol's call (SentryClient passes the wait its caller accepts); the
+        API never waits more than SMALL_WAIT_S whatever that is, so `max_wait_s` changes nothing."""
         remaining = await self.shared.remaining()
         if remaining <= self.reserve:
             raise BudgetSpent(self._retry_after_s(self.reserve - remaining + 1))
