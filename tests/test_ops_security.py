@@ -93,6 +93,21 @@ def test_without_a_token_a_proxied_request_is_refused(
         assert httpx.post(url + "/api/dead/replay", headers=headers).status_code == 403
 
 
+CDN_CLIENT_HEADERS = ["CF-Connecting-IP", "True-Client-IP", "X-Client-IP", "Client-IP", "X-Cluster-Client-IP",
+                      "Fastly-Client-IP", "X-Original-Forwarded-For", "X-Envoy-External-Address"]
+
+
+def test_without_a_token_cdn_and_ingress_client_headers_are_proxies_too(
+    redis_server: EmbeddedRedis, tmp_path: Path
+) -> None:
+    """A Cloudflare tunnel or an ingress on the same host names the client in headers of its own."""
+    with gateway(base_env(redis_server, tmp_path)) as (_proc, url):
+        assert httpx.get(url + "/api/stats").status_code == 200
+        for name in CDN_CLIENT_HEADERS:
+            assert httpx.get(url + "/api/jobs", headers={name: "203.0.113.9"}).status_code == 403, name
+            assert httpx.post(url + "/api/dead/replay", headers={name: "203.0.113.9"}).status_code == 403, name
+
+
 def test_token_login_session_expiry_throttle_and_cross_site(redis_server: EmbeddedRedis, tmp_path: Path) -> None:
     """Finding 10: token in a URL, no expiry, guessing, cross-site posts."""
     env = base_env(redis_server, tmp_path, RESPONDER_DASHBOARD_TOKEN=TOKEN, RESPONDER_DASHBOARD_SESSION_S="3")

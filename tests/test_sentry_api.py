@@ -115,6 +115,9 @@ async def test_a_users_events_around_a_moment(api_rig: MakeRig) -> None:
     assert other["events"] == []
     assert (await rig.get("/api/sentry/users/550747/events", at="yesterday")).status_code == 422
     assert (await rig.get("/api/sentry/users/550747/events", at="2020-06-17T22:28:00Z", window="3d")).status_code == 422
+    for edge in ("9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"):  # the window leaves datetime's range: 422, not 500
+        answer = await rig.get("/api/sentry/users/550747/events", at=edge, window="24h")
+        assert answer.status_code == 422 and answer.json()["error"] == "invalid_query", answer.text
 
 
 async def test_the_digest_is_short_plain_text_with_secrets_masked(api_rig: MakeRig) -> None:

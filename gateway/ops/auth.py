@@ -41,7 +41,12 @@ from gateway.throttle import LoginThrottle
 
 COOKIE = "responder_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-PROXY_HEADERS = ("forwarded", "x-real-ip", "via")
+# Besides the standard ones, the client-address headers CDNs and ingresses set (Cloudflare and its
+# tunnel, Akamai, Fastly, ingress-nginx, Envoy): any of them on a loopback peer means a proxy.
+PROXY_HEADERS = (
+    "forwarded", "x-real-ip", "via", "cf-connecting-ip", "true-client-ip", "x-client-ip", "client-ip",
+    "x-cluster-client-ip", "fastly-client-ip", "x-original-forwarded-for", "x-envoy-external-address",
+)
 SAME_SITE_FETCH = frozenset({"same-origin", "none"})  # "none": typed into the address bar
 
 Endpoint = Callable[[Request], Awaitable[Response]]

@@ -205,7 +205,10 @@ class ReadService:
 
     async def user_events(self, user_id: str, at: datetime, window: timedelta) -> UserEvents:
         at = at if at.tzinfo else at.replace(tzinfo=UTC)
-        start, end = at - window, at + window
+        try:
+            start, end = at - window, at + window
+        except OverflowError:  # 9999-12-31 + 5m: a 500 from a bad query otherwise
+            raise ApiError(422, "invalid_query", "at: the window around it leaves the calendar") from None
         params: dict[str, str | list[str]] = {
             "dataset": "errors", "field": ["id", "title", "timestamp", "issue.id", "project", "level"],
             "query": f"user.id:{search_value(user_id)}", "sort": "-timestamp", "per_page": "100",

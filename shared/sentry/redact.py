@@ -79,6 +79,7 @@ _SECRET_WORDS = (
     "password", "passwd", "passphrase", "pwd", "secret", "token", "api_key", "api-key", "apikey",
     "access_key", "access-key", "accesskey", "private_key", "private-key", "privatekey", "signing_key",
     "client_secret", "auth", "session", "sessid", "cookie", "credential", "csrf", "xsrf", "signature", "dsn",
+    "accountkey",
 )
 _SECRET_NAME = "(?:" + "|".join(re.escape(w) for w in _SECRET_WORDS) + ")"
 # A quoted value, also inside a JSON string (`\"…\"`), or a bare one up to a separator (a
@@ -103,6 +104,14 @@ RULES: tuple[Rule, ...] = (
     Rule(r"sk-(?:proj-|ant-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}", ("sk-",), word_start=True),
     Rule(r"(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])", ("akia", "asia"), word_start=True),
     Rule(r"AIza[0-9A-Za-z_\-]{35}", ("aiza",)),
+    # npm, SendGrid, Stripe webhook secrets, Hugging Face, Shopify, DigitalOcean, Grafana, PyPI
+    Rule(r"(?:npm_|hf_|shp(?:at|ss|ca|pa)_|do[opr]_v1_|glsa_)[A-Za-z0-9_]{20,}|whsec_[A-Za-z0-9+/=]{20,}"
+         r"|SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}|pypi-[A-Za-z0-9_\-]{40,}",
+         ("npm_", "hf_", "shpat_", "shpss_", "shpca_", "shppa_", "doo_v1_", "dop_v1_", "dor_v1_", "glsa_", "whsec_",
+          "sg.", "pypi-"), word_start=True),
+    # Slack and Discord incoming-webhook URLs: whoever has one can post as the integration
+    Rule(r"hooks\.slack\.com/services/(?P<s>[A-Za-z0-9/]{20,})|discord(?:app)?\.com/api/webhooks/(?P<s2>[0-9]+/[A-Za-z0-9_\-]+)",
+         ("hooks.slack.com/", "discord.com/api/webhooks/", "discordapp.com/api/webhooks/")),
     # JSON web tokens (base64url: `_` and `-` included; the signature may be empty)
     Rule(r"eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}(?:\.[A-Za-z0-9_\-]*)?", ("eyj",)),
     # Authorization schemes and bearer tokens; after the English word "token" only what looks
@@ -111,7 +120,8 @@ RULES: tuple[Rule, ...] = (
     Rule(r"token\s+(?P<s>(?=[a-z._~]*[0-9+/=_\-])[a-z0-9._~+/=\-]{8,}|[a-z0-9._~+/=\-]{20,})", ("token",),
          lower=True),
     # credentials in URLs (database URLs, DSNs): scheme://user:password@host, scheme://key@host
-    Rule(r"://(?:[^/\s:@\"']*:(?P<s1>[^@\s/\"']+)|(?P<s2>[0-9a-f]{32}))@", ("://",), lower=True),
+    # (a password may hold "/" and "@": generated ones do, unencoded; it runs to the token's last "@")
+    Rule(r"://(?:[^/\s:@\"']*:(?P<s1>[^\s\"']+)|(?P<s2>[0-9a-f]{32}))@", ("://",), lower=True),
     # header pairs in lists, as Sentry stores request headers: ["X-Api-Key", "…"], ('Cookie', '…')
     Rule(r"""[\[(]\s*\\*["'][a-z0-9_\-]*""" + _SECRET_NAME + r"""[a-z0-9_\-]*\\*["']\s*,\s*""" + _VALUE,
          needles=_SECRET_WORDS, lower=True),
