@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from typing import Any
@@ -102,6 +103,15 @@ async def test_streamable_http_on_the_gateway_behind_a_service_token(api_rig: Ma
     async with http_client(rig, None) as http:
         anonymous = await http.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
         assert anonymous.status_code == 401 and anonymous.json()["error"] == "unauthorized"
+
+
+async def test_get_and_delete_on_the_http_endpoint_answer_405_at_once(api_rig: MakeRig) -> None:
+    """Stateless JSON answers: a GET must not hold a connection open waiting for a stream (review)."""
+    rig = await api_rig()
+    async with http_client(rig, READER) as http:
+        for method in ("GET", "DELETE"):
+            response = await asyncio.wait_for(http.request(method, "http://127.0.0.1:8000/api/sentry/mcp"), 10)
+            assert response.status_code == 405 and response.json()["error"] == "method_not_allowed"
 
 
 async def test_stdio_server_as_a_real_process(redis_server: EmbeddedRedis) -> None:

@@ -22,6 +22,7 @@ from pydantic import Field
 from redis.exceptions import RedisError
 from starlette.types import Receive, Scope, Send
 
+from gateway.errors import error_response
 from gateway.sentry_api import queries as q
 from gateway.sentry_api.errors import ApiError, from_sentry
 from gateway.sentry_api.models import (
@@ -163,6 +164,11 @@ class McpEndpoint:
     """`/api/sentry/mcp`: streamable HTTP (stateless, JSON answers), only with a service token."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != "POST":  # stateless JSON answers: no stream to GET, no session to DELETE
+            refusal = error_response(405, "method_not_allowed", "send JSON-RPC requests with POST",
+                                     headers={"Allow": "POST"})
+            await refusal(scope, receive, send)
+            return
         api: SentryApi = scope["app"].state.sentry_api
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         token = identify(api.tokens, bearer(headers.get("authorization")))
