@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -191,9 +193,21 @@ def send_test(
     except FileNotFoundError:
         console.print(f"[red]no fixture named {resource}[/]")
         raise typer.Exit(2) from None
-    response = post(url, resource.split(".")[0], payload, settings.client_secrets[0].get_secret_value())
+    response = post(url, resource.split(".")[0], fresh(payload), settings.client_secrets[0].get_secret_value())
     console.print(f"{response.status_code} {response.text}")
     raise typer.Exit(0 if response.status_code == 202 else 1)
+
+
+def fresh(payload: dict[str, Any]) -> dict[str, Any]:
+    """A new delivery each time, as Sentry's are: the gateway takes a byte-identical body once
+    (replay protection), so the sample gets a new event id and the issue a new last-seen time."""
+    data = payload.get("data")
+    if isinstance(data, dict):
+        if isinstance(data.get("event"), dict):
+            data["event"]["event_id"] = uuid.uuid4().hex
+        if isinstance(data.get("issue"), dict):
+            data["issue"]["lastSeen"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return payload
 
 
 async def _recent(settings: Settings, limit: int, state: JobState | None) -> list[JobRecord]:

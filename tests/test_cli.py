@@ -93,6 +93,10 @@ def test_send_test_then_jobs_then_replay(gateway_url: str, env: dict[str, str]) 
     assert '"status":"queued"' in result.output
     listing = runner.invoke(app, ["jobs", "--limit", "5"])
     assert "error.created" in listing.output and "queued" in listing.output
+    again = runner.invoke(app, ["send-test", "--url", gateway_url, "--resource", "issue.created"])
+    twice = runner.invoke(app, ["send-test", "--url", gateway_url, "--resource", "issue.created"])
+    assert again.exit_code == twice.exit_code == 0, again.output + twice.output
+    assert "duplicate" not in twice.output  # each sample is a new delivery, not a replay
     nothing = runner.invoke(app, ["replay", "--all-dead"])
     assert nothing.exit_code == 0 and "replayed 0" in nothing.output
     assert runner.invoke(app, ["replay"]).exit_code == 2
