@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -254,3 +256,25 @@ async def test_metrics_hook_sees_every_attempt() -> None:
     client, _ = make(rec, on_call=lambda m, e, s, _t: calls.append((m, e, s)))
     await client.get_issue("1")
     assert calls == [("GET", "issues", 503), ("GET", "issues", 200)]
+
+
+async def test_a_call_in_a_job_ends_within_its_retry_budget_even_when_sentry_hangs() -> None:
+    async def hang(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(30)
+        return httpx.Response(200, json=ISSUE)
+
+    client = SentryClient(BASE, TOKEN, "test-org", transport=httpx.MockTransport(hang), timeout_s=60,
+                          retry_budget_s=0.3)
+    started = time.monotonic()
+    with pytest.raises(SentryTransportError) as info:
+        await client.get_issue("1")
+    assert time.monotonic() - started < 10  # far below the 30 s hang and the 60 s timeout, however busy
+    assert info.value.transient and "RetryBudgetSpent" in str(info.value)
+
+
+async def test_no_backoff_sleep_past_the_retry_budget() -> None:
+    rec = Recorder(httpx.Response(429, headers={"Retry-After": "4"}))
+    client, slept = make(rec, retry_budget_s=3)
+    with pytest.raises(SentryRateLimited):
+        await client.get_issue("1")
+    assert len(rec.requests) == 1 and slept == []  # a 4 s wait would outlast the 3 s budget

@@ -19,7 +19,14 @@ from typing import Any, Generic, TypeVar
 import httpx
 from pydantic import BaseModel, TypeAdapter
 from redis.asyncio import Redis
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_random_exponential,
+)
+from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from shared.sentry.errors import SentryError, SentryRateLimited, SentryTransportError, error_for
@@ -130,6 +137,7 @@ class SentryClient:
         backoff_max_s: float = 8.0,
         sleep: Sleep = asyncio.sleep,
         max_wait_s: float | None = MAX_INLINE_WAIT_S,
+        retry_budget_s: float | None = None,
     ) -> None:
         self.organization = organization
         # A fixed token (internal integration) or `auth`, which picks a public integration's
@@ -144,6 +152,9 @@ class SentryClient:
         self._max_attempts = max_attempts
         self._wait = _WaitForSentry(backoff_base_s, backoff_max_s, max_wait_s)
         self._max_wait_s = max_wait_s
+        # A job's calls end within this (tries, timeouts, backoff and waits together), so a call
+        # never outlives the job's timeout; None (callers outside a job) bounds only the tries.
+        self._retry_budget_s = retry_budget_s
         self._on_call = on_call
         self._sleep = sleep
         self.rate_limit_waits = 0
@@ -301,16 +312,22 @@ class SentryClient:
         return response.json() if response.content else {}
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        stop: stop_base = stop_after_attempt(self._max_attempts)
+        if self._retry_budget_s is not None:
+            stop = stop | stop_before_delay(self._retry_budget_s)  # no backoff sleep past the budget
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._max_attempts),
-            retry=retry_if_exception(self._retry_here),
-            wait=self._wait,
-            sleep=self._sleep,
-            reraise=True,
+            stop=stop, retry=retry_if_exception(self._retry_here), wait=self._wait, sleep=self._sleep, reraise=True,
         )
-        async for attempt in retrying:
-            with attempt:
-                return await self._attempt(method, path, **kwargs)
+        try:
+            async with asyncio.timeout(self._retry_budget_s):  # a slow try is cut at the budget too
+                async for attempt in retrying:
+                    with attempt:
+                        return await self._attempt(method, path, **kwargs)
+        except TimeoutError:
+            if self._retry_budget_s is None:
+                raise
+            api_path = self._http.base_url.join(path).path
+            raise SentryTransportError(None, "RetryBudgetSpent", method, api_path) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _retry_here(self, exc: BaseException) -> bool:
