@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 import structlog
 from arq import Retry
+from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, RedisError
 
 from shared import keys
@@ -232,7 +233,7 @@ async def handle(deps: WorkerDeps, delivery: Delivery, retried: bool) -> Outcome
         return Outcome(JobState.SKIPPED, reason="the responder's own project (RESPONDER_SENTRY_DSN): no loop")
     client = await deps.clients.for_delivery(delivery)
     rules = deps.rules_for(client.organization if client is not None else None)
-    async with issue_lock(deps, delivery.issue_id):
+    async with issue_lock(deps, delivery.issue_id, delivery.id):
         cache = FetchCache(deps.redis, deps.settings.cache_ttl_s)
         issue, event = await fetch_issue_and_event(delivery, client, cache)
         ctx = AnalysisContext(
@@ -261,7 +262,7 @@ async def service_action(deps: WorkerDeps, delivery: Delivery, retried: bool) ->
     client = await deps.clients.for_delivery(delivery)
     if deps.dry_run or client is None:
         return Outcome(JobState.SUCCEEDED, findings, plan, reason="dry run: plan recorded only")
-    async with issue_lock(deps, delivery.issue_id):
+    async with issue_lock(deps, delivery.issue_id, delivery.id):
         issue = await client.get_issue(delivery.issue_id)
         writer = ServiceWriteBack(
             client, deps.redis, deps.settings.dedup_ttl_s, installation=delivery.installation_uuid
@@ -294,13 +295,14 @@ async def installation_changed(deps: WorkerDeps, envelope: InstallationWebhook) 
 
 
 @asynccontextmanager
-async def issue_lock(deps: WorkerDeps, issue_id: str) -> AsyncIterator[None]:
-    """Jobs for one issue never overlap, so two deliveries cannot race into two comments."""
+async def issue_lock(deps: WorkerDeps, issue_id: str, holder: str) -> AsyncIterator[None]:
+    """Jobs for one issue never overlap, so two deliveries cannot race into two comments. The
+    lock holds the delivery id, so a try can take over the lock of an earlier, dead try of its own."""
     lock = deps.redis.lock(
         keys.issue_lock(issue_id), timeout=deps.settings.issue_lock_s,
         blocking_timeout=ISSUE_LOCK_WAIT_S,
     )
-    if not await lock.acquire():
+    if not await _take_over(lock, holder) and not await lock.acquire(token=holder):
         held_ms = await deps.redis.pttl(keys.issue_lock(issue_id))
         wait_s = min(max(held_ms / 1000, 1.0), ISSUE_BUSY_RECHECK_S)  # it may be released sooner
         raise IssueBusy(f"issue {issue_id} is locked by another job", wait_s)
@@ -311,6 +313,20 @@ async def issue_lock(deps: WorkerDeps, issue_id: str) -> AsyncIterator[None]:
             await lock.release()
         except LockError:
             log.warning("issue_lock_expired", issue_id=issue_id)
+
+
+async def _take_over(lock: Lock, holder: str) -> bool:
+    """The lock still held by an earlier try of this same delivery: that try is gone (arq runs a
+    job again only after its lease on the earlier try ran out, which outlasts arq's own timeout
+    of the try), so this one carries on with a fresh lock. Without this, a busy machine's try took
+    the lock seconds after arq's lease began, the lock then outlived the lease, and the re-run of
+    a SIGKILLed worker's job waited for it, deferred, eating into the 60 s it has at the defaults."""
+    lock.local.token = holder.encode()
+    try:
+        return bool(await lock.reacquire())
+    except LockError:
+        lock.local.token = None
+        return False
 
 
 def metric_alert_finding(envelope: MetricAlertWebhook) -> Finding:
