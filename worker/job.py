@@ -24,6 +24,7 @@ from shared.jobs import Delivery, JobState
 from shared.jobstore import RawJSON
 from shared.queue import ACTIVE_TTL_S, coalesce_kind, release_issue
 from shared.selfreport import is_own_project, name_job_transaction, report_failed_job
+from shared.sentry.client import JOB_DEADLINE
 from shared.sentry.installs import NotInstalled
 from shared.sentry.ratelimit import BudgetWait
 from shared.sentry.redact import redact_json
@@ -108,8 +109,12 @@ async def run_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
     try:
         # Our own deadline, inside arq's: a try that overruns is retried like any transient
         # failure (arq would finish it as failed, leaving the record running and nothing retried).
-        async with asyncio.timeout(settings.job_timeout_s):
-            outcome = await handle(deps, delivery, retried=attempt > 1)
+        deadline = JOB_DEADLINE.set(time.monotonic() + settings.job_timeout_s)  # in-call waits stay clear of it
+        try:
+            async with asyncio.timeout(settings.job_timeout_s):
+                outcome = await handle(deps, delivery, retried=attempt > 1)
+        finally:
+            JOB_DEADLINE.reset(deadline)
     except Exception as exc:
         deps.metrics.job_seconds.labels(delivery.resource, "error").observe(time.time() - started)
         if isinstance(exc, BudgetWait):  # a call would have waited long for the shared budget

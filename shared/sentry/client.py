@@ -13,6 +13,7 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -51,6 +52,10 @@ Sleep = Callable[[float], Awaitable[None]]
 # ends the job's try, which comes back later (arq `Retry(defer=...)`): nothing sleeps long in a job.
 # Callers outside a job (undo, the backtest) pass `max_wait_s=None` and wait (a 429 up to 120 s).
 MAX_INLINE_WAIT_S = 5.0
+# When the running job's own timeout falls (time.monotonic()), set by the job: an in-call wait may
+# take at most half of what is left, so waits summed over a job's calls never run into its timeout
+# (which spends a try); a longer wait ends the try as a deferral that spends none.
+JOB_DEADLINE: ContextVar[float | None] = ContextVar("sentry_job_deadline", default=None)
 MAX_RETRY_AFTER_S = 120.0
 LINK = re.compile(r'<[^>]*>;\s*rel="(?P<rel>\w+)";\s*results="(?P<results>\w+)";\s*cursor="(?P<cursor>[^"]*)"')
 UA = "sentry-responder/0.1 (+https://github.com/)"
@@ -330,16 +335,24 @@ class SentryClient:
             raise SentryTransportError(None, "RetryBudgetSpent", method, api_path) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _wait_cap_s(self) -> float | None:
+        """The longest wait this call may sleep: `max_wait_s`, and half the job's time left."""
+        deadline = JOB_DEADLINE.get()
+        if self._max_wait_s is None or deadline is None:
+            return self._max_wait_s
+        return max(0.0, min(self._max_wait_s, (deadline - time.monotonic()) / 2))
+
     def _retry_here(self, exc: BaseException) -> bool:
         """Short transient faults are retried in the call; a 429 asking for a longer wait than
         this client sleeps ends the call (a job defers itself by it)."""
-        if isinstance(exc, SentryRateLimited) and self._max_wait_s is not None:
-            return exc.retry_after_s <= self._max_wait_s
+        wait_cap_s = self._wait_cap_s()
+        if isinstance(exc, SentryRateLimited) and wait_cap_s is not None:
+            return exc.retry_after_s <= wait_cap_s
         return isinstance(exc, SentryError) and exc.transient
 
     async def _attempt(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         if self._limiter is not None:
-            wait_s = await self._limiter.acquire(max_wait_s=self._max_wait_s)  # longer: BudgetWait
+            wait_s = await self._limiter.acquire(max_wait_s=self._wait_cap_s())  # longer: BudgetWait
             if wait_s > 0:
                 self.rate_limit_waits += 1
                 self.rate_limit_wait_s += wait_s
