@@ -196,6 +196,7 @@ def report(result: StormResult) -> str:
         ("analyses", str(result.analyses)),
         ("comments", f"{result.comments} {result.comments_per_issue}"),
         ("Sentry calls", f"{result.sentry_calls} {result.sentry_calls_by_endpoint}"),
+        ("calls/analysis", f"{result.sentry_calls / max(result.analyses, 1):.1f} (issue, enrichments, write-back)"),
     ]
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name.rjust(width)}  {value}" for name, value in rows)

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from gateway.signature import sign
+from standin import scenarios
 from standin.app import seed
 
 
@@ -49,9 +50,24 @@ def demo_deliveries() -> list[tuple[str, dict[str, Any]]]:
     for issue in seed()["issues"]:
         if issue["id"] in ("1170820242", "1117540176"):
             continue
-        action = "unresolved" if issue.get("substatus") == "regressed" else "created"
-        out.append(("issue", {**template, "action": action, "data": {"issue": issue}}))
+        if issue["id"] in scenarios.DELIVERIES:  # the stories: Sentry, or a person re-opening
+            action, actor = scenarios.DELIVERIES[issue["id"]]
+            out.append(("issue", {**template, "action": action, "actor": actor, "data": {"issue": issue}}))
+        elif not issue["id"].startswith("40"):  # the stories' neighbours are context, not news
+            out.append(("issue", {**template, "data": {"issue": issue}}))
+    # Sentry's root cause for the database story: edited into that issue's comment.
+    seer = fixture("seer.root_cause_completed")
+    out.append(("seer", {**seer, "data": {**seer["data"], "group_id": 4001, "root_cause": DEMO_ROOT_CAUSE}}))
     return out
+
+
+DEMO_ROOT_CAUSE = {
+    "description": "backend@2.4.1 drops the prefetch in fetch_open_orders; the single query scans orders "
+                   "without an index on (customer_id, state) and hits the 5 s statement timeout.",
+    "steps": [{"title": "fetch_open_orders filters orders by customer_id and state in one query",
+               "relevant_code_file": {"file_path": "app/orders/repository.py", "repo_name": "example/monorepo"},
+               "is_most_important_event": True}],
+}
 
 
 def post(url: str, resource: str, payload: object, secret: str) -> httpx.Response:

@@ -157,9 +157,10 @@ def show_demo(gateway_url: str, redis_url: str, secret: str, standin_url: str | 
         console.print(f"\n[bold]stand-in received:[/] {notes} comments on {len(state['notes'])} issues, "
                       f"{len(state['updates'])} status/assignment changes")
         for issue_id, issue_notes in state["notes"].items():
-            lines = issue_notes[0]["data"]["text"].splitlines() if issue_notes else [""]
-            console.print(f"  issue {issue_id}: {lines[0]}", markup=False)
-            for line in actions_taken(lines):
+            summary = issue_notes[0]["data"]["text"].split("\n\n", 1)[0] if issue_notes else ""
+            console.print(f"\n[bold]issue {issue_id}[/]")
+            console.print(summary, markup=False, highlight=False)
+            for line in actions_taken(issue_notes[0]["data"]["text"].splitlines() if issue_notes else []):
                 console.print(f"    {line}", markup=False)
 
 

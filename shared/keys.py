@@ -120,3 +120,8 @@ def backtest(backtest_id: str) -> str:
 def backtest_cache(kind: str, ident: str) -> str:
     """String with expiry: what a backtest fetched (latest event), reused when it resumes or reruns."""
     return f"{PREFIX}backtest-cache:{kind}:{ident}"
+
+
+def issue_root_cause(issue_id: str) -> str:
+    """String (JSON): Sentry's root cause (Seer) for an issue, from seer.root_cause_completed."""
+    return f"{ISSUE}{issue_id}:root_cause"

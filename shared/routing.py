@@ -10,6 +10,7 @@ ACTIONABLE: dict[str, frozenset[str] | None] = {
     "event_alert": frozenset({"triggered"}),
     "metric_alert": None,  # every action: critical, warning, resolved, open
     "installation": frozenset({"created", "deleted"}),
+    "seer": frozenset({"root_cause_completed"}),  # its root cause joins the comment (issue 21)
 }
 
 

@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     issue_lock_s: float = Field(40.0, gt=0, validation_alias=_env("RESPONDER_ISSUE_LOCK_S"))
     quiet_window_s: float = Field(60.0, ge=0, validation_alias=_env("RESPONDER_QUIET_WINDOW_S"))
     cache_ttl_s: int = Field(60, ge=0, validation_alias=_env("RESPONDER_CACHE_TTL_S"))
+    analysis_max_calls: int = Field(8, ge=3, validation_alias=_env("RESPONDER_ANALYSIS_MAX_CALLS"))
+    release_cache_ttl_s: int = Field(600, ge=0, validation_alias=_env("RESPONDER_RELEASE_CACHE_TTL_S"))
+    tags_cache_ttl_s: int = Field(300, ge=0, validation_alias=_env("RESPONDER_TAGS_CACHE_TTL_S"))
     job_retention_count: int = Field(
         10_000, gt=0, validation_alias=_env("RESPONDER_JOB_RETENTION_COUNT")
     )

@@ -150,6 +150,7 @@ class CommentData(Tolerant):
 class SeerData(Tolerant):
     run_id: DigitsId
     group_id: DigitsId
+    root_cause: dict[str, Any] | None = None  # seer.root_cause_completed: description and steps
 
 
 class PreprodArtifactData(Tolerant):

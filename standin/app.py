@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from standin import auth, control, events, issues, notes, org_issues
+from standin import auth, control, events, issues, notes, org_issues, releases, tags
 from standin.envelopes import envelope_routes
 from standin.guard import Standin
 from standin.ratelimit import RateLimitMiddleware
@@ -48,6 +48,7 @@ def create_standin(
         *notes.routes(state),
         *auth.routes(state),
         *control.routes(state),
+        *releases.routes(s), *tags.routes(s),
         *read_routes(s),  # projects, stats, event ids, user events (the read API's)
         *envelope_routes(),  # the SDK's reports of the responder's own errors
         Route("/healthz", healthz),

@@ -46,7 +46,8 @@ async def _issue(state: StandinState, request: Request, caller: Caller) -> Respo
     if request.method == "GET":
         answer = copy.deepcopy(issue)
         if "owners" in request.query_params.getlist("expand"):
-            answer["owners"] = state.org["issue_owners"].get(issue["id"])
+            stories = state.extra.get("owners", {})  # standin/scenarios.py
+            answer["owners"] = state.org["issue_owners"].get(issue["id"]) or stories.get(issue["id"])
         return JSONResponse(answer)
     body = await json_body(request)
     changes: dict[str, Any] = {}

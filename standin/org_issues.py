@@ -13,12 +13,13 @@ from __future__ import annotations
 import copy
 import random
 import re
-import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+from standin import search_terms
 
 if TYPE_CHECKING:
     from standin.app import Standin
@@ -54,7 +55,10 @@ def _status_of(issue: dict[str, Any]) -> str:
 
 def matches_query(issue: dict[str, Any], query: str) -> bool:
     for term in query.split():
-        if term.startswith("is:"):
+        if term.startswith("firstSeen:"):
+            if not search_terms.matches(issue, term):
+                return False
+        elif term.startswith("is:"):
             wanted = term[3:]
             if _status_of(issue) != wanted and issue.get("status") != wanted:
                 return False
@@ -93,7 +97,7 @@ async def list_org_issues(standin: Standin, request: Request) -> Response:
             return bad("Invalid cursor parameter.")
         if not 1 <= limit <= MAX_LIMIT:
             return bad(f"limit must be between 1 and {MAX_LIMIT}")
-        now_s = time.time()
+        now_s = standin.state.now()
         items = [
             i for i in standin.state.issues.values()
             if (not projects or {str(i["project"].get("slug")), str(i["project"].get("id"))} & set(projects))

@@ -13,8 +13,11 @@ import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Any
+
+from standin import scenarios
 
 DEMO_TOKEN = "sntrys_standin_demo_token"
 DEMO_CLIENT_ID = "standin-client-id"
@@ -29,7 +32,8 @@ def _load(name: str) -> dict[str, Any]:
 
 
 def seed() -> dict[str, Any]:
-    return _load("issues.json")
+    """Sentry's published examples, and the demo stories (standin/scenarios.py) built for now."""
+    return scenarios.merged(_load("issues.json"), datetime.now(UTC))
 
 
 def organization_seed() -> dict[str, Any]:

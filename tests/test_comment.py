@@ -45,7 +45,10 @@ def test_event_text_cannot_break_out_of_code_spans_or_leak_secrets() -> None:
         "title": "x", "entries": [{"type": "exception", "data": {"values": [{
             "type": "ValueError", "value": "bad `input` **bold** password=hunter22 ops@example.com",
             "stacktrace": {"frames": [{"filename": "a`b.py", "function": "f", "lineNo": 1, "inApp": True,
-                                        "context": [[1, "token = 'sntrys_abcdefghijklmnopqrstuvwxyz'"]]}]}}]}}],
+                                        "context": [[1, "token = 'sntrys_abcdefghijklmnopqrstuvwxyz'"]]}]}}]}},
+                    # The exception value is on the issue page, not in the comment; breadcrumbs are.
+                    {"type": "breadcrumbs", "data": {"values": [
+                        {"category": "**bold**", "message": "login `x` password=hunter22"}]}}],
     })
     text = comment_for(context_for(event))
     assert "hunter22" not in text and "ops@example.com" not in text and "sntrys_" not in text

@@ -387,7 +387,9 @@ def test_planted_secrets_reach_no_comment_and_no_stored_finding(choice: dict[str
     payload, forbidden = planted_payload(choice)
     places = pure_path(payload)
     assert not leaks(places, forbidden)
-    assert "\\[redacted\\]" in places["comment"]  # the exception value is quoted, masked
+    # Quoted and masked: the comment no longer repeats the exception value (the issue page shows it,
+    # issue 21), so the mask shows where it quotes event text (breadcrumbs, frames), escaped or in code.
+    assert "[redacted" in places["comment"].replace("\\", "")
     assert_inert(places["comment"])
 
 
@@ -550,7 +552,9 @@ def test_a_running_stack_posts_no_secret_and_no_live_markup(stack: Stack) -> Non
         w.stop()
     notes = [n["data"]["text"] for n in stack.notes().get(ISSUE_ID, [])]
     assert len(notes) == 1
-    assert_inert(notes[0], [LINK])  # shown, as text
+    # Inert; the hostile message itself is not quoted (the issue page shows it, issue 21); that
+    # quoted event text reads as the very text is checked in the default-comment tests above.
+    assert_inert(notes[0])
     job = httpx.get(f"{stack.gateway_url}/api/jobs/{delivery_id}", timeout=5).text
     places = {"comment": notes[0], "worker log": w.log(), "gateway log": stack.gateway_proc.log(), "API answer": job}
     assert not leaks(places, forbidden)

@@ -35,7 +35,11 @@ def test_dev_runs_the_demo_end_to_end() -> None:
     landed = re.search(r"stand-in received: (\d+) comments on (\d+) issues, (\d+) status/assignment", output)
     assert landed is not None, output
     comments, issues, changes = map(int, landed.groups())
-    assert comments == issues == 6  # one comment per issue, though two deliveries name 1170820242
+    # One comment per issue, though two deliveries name 1170820242 and Seer's root cause names 4001:
+    # the three published examples and the six issues of the five stories.
+    assert comments == issues == 9
+    assert "first seen 3 min after `backend@2.4.1` was deployed to `production`" in output
+    assert "98% on server\\_name `web-7` (1 of 12 hosts)" in output
     assert changes >= 4
     assert "dashboard at http://127.0.0.1:" in output
     assert "failed" not in output and "dead" not in output

@@ -68,10 +68,19 @@ CALLS: list[tuple[str, Call]] = [
     ("assign user", lambda c: c.assign("1", "user:2")),
     ("assign team", lambda c: c.assign("1", "team:3")),
     ("project issues", lambda c: c.list_project_issues("front-end", query="is:unresolved")),
+    ("release", lambda c: c.get_release("backend@2.4.1", "7")),
+    ("release commit files", lambda c: c.list_release_commit_files("backend@2.4.1")),
+    ("issue tag", lambda c: c.get_issue_tag("1", "server_name")),
+    ("organization issues", lambda c: c.list_organization_issues("firstSeen:>=2026-11-24T09:00:00", "6h")),
 ]
 
 
 def answer(request: httpx.Request) -> httpx.Response:
+    if "/releases/" in request.url.path:
+        shape: object = [] if request.url.path.endswith("/commitfiles/") else {"version": "backend@2.4.1"}
+        return httpx.Response(200, json=shape)
+    if "/tags/" in request.url.path:
+        return httpx.Response(200, json={"key": "server_name"})
     if request.method == "GET" and not request.url.path.endswith(("/events/", "/issues/")):
         return httpx.Response(200, json={"id": "1"})
     return httpx.Response(200, json=[] if request.method == "GET" else {})
@@ -96,6 +105,10 @@ async def test_every_request_matches_the_schema(name: str, call: Call) -> None:
         check_body(operation, json.loads(request.content))
     params = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
     assert set(request.url.params) <= params | {"cursor"}, set(request.url.params) - params
+    for spec in operation.get("parameters", []):  # and each value is one the schema allows
+        allowed = spec.get("schema", {}).get("enum") or spec.get("schema", {}).get("items", {}).get("enum")
+        for value in request.url.params.get_list(spec["name"]) if allowed else []:
+            assert value in allowed, f"{spec['name']}={value!r} not in {allowed}"
 
 
 @pytest.mark.parametrize("method", ["list", "add", "update"])

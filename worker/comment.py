@@ -8,6 +8,7 @@ span instead. The rendered comment is redacted once more before it leaves.
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from importlib.resources import files
 
@@ -17,9 +18,49 @@ from jinja2.sandbox import SandboxedEnvironment
 from worker.actions import Action, AssignAction, ShadowPlan, StatusAction
 from worker.analysis.base import AnalysisContext, Finding
 from worker.analysis.registry import BUILTINS
-from worker.markdown import code, md, redact_markdown
+from worker.analysis.related import SAFE_LINK
+from worker.markdown import Markdown, code, md, redact_markdown
 
 __all__ = ["code", "md", "render_comment"]
+
+
+def num(value: object) -> str:
+    """A count with thousands separators; anything else as it is."""
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def duration(minutes: object) -> str:
+    """Minutes as a person says them: 20 min, 3 h, 6 d."""
+    if not isinstance(minutes, int):
+        return ""
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h" if minutes < 48 * 60 else f"{minutes // 1440} d"
+
+
+def hhmm(value: object) -> str:
+    return value.strftime("%H:%M") if isinstance(value, datetime) else ""
+
+
+ROOT_CAUSE_HEADING = "**Sentry's root cause (Seer):**"
+
+
+def root_cause_section(finding: Finding | None) -> Markdown:
+    """The root-cause paragraph, the same whether rendered with the comment or spliced into it;
+    Seer's text is escaped like event text."""
+    if finding is None:
+        return Markdown("")
+    data = finding.data
+    text = f"{ROOT_CAUSE_HEADING} {md(data.get('description') or '')}"
+    if data.get("key_step"):
+        text += f" Key step: {md(data['key_step'])}"
+        text += f" ({code(data['file'])})" if data.get("file") else ""
+    return Markdown(text.strip())
+
+
+def link(url: object) -> Markdown:
+    """Template filter: a plain http(s) URL for a Markdown link target, or nothing."""
+    return Markdown(url) if isinstance(url, str) and SAFE_LINK.match(url) else Markdown("")
 
 
 def describe_action(action: Action) -> str:
@@ -57,6 +98,10 @@ def _environment(strict: bool) -> SandboxedEnvironment:
     )
     env.filters["code"] = code
     env.filters["md"] = md
+    env.filters["num"] = num
+    env.filters["hhmm"] = hhmm
+    env.filters["duration"] = duration
+    env.filters["link"] = link
     return env
 
 
@@ -86,6 +131,8 @@ def render_comment(
         actions=[describe_action(a) for a in actions],
         headline=headline(by_name),
         builtin=set(BUILTINS),
+        skipped=ctx.facts.skipped,
+        root_cause_section=root_cause_section(by_name.get("root_cause")),
         shadow=shadow or [],
     )
     return redact_markdown(text.strip())

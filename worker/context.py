@@ -38,9 +38,12 @@ def issue_from_payload(delivery: Delivery, event: Event | None) -> Issue | None:
 
 
 async def fetch_issue_and_event(
-    delivery: Delivery, client: SentryClient | None, cache: FetchCache | None = None
+    delivery: Delivery, client: SentryClient | None, cache: FetchCache | None = None,
+    calls: list[str] | None = None,
 ) -> tuple[Issue, Event | None]:
-    """The current issue (fetched when a client is configured) and the event to analyse."""
+    """The current issue (fetched when a client is configured, with its stats and Sentry's
+    suspect-commit owners) and the event to analyse; `calls` collects the calls made."""
+    calls = [] if calls is None else calls
     assert delivery.issue_id is not None
     issue_id = delivery.issue_id
     event = event_from_payload(delivery)
@@ -49,18 +52,26 @@ async def fetch_issue_and_event(
     issue = await cache.get("issue", issue_id, Issue) if cache else None
     if issue is None:
         issue = await client.get_issue(issue_id)
+        calls.append("issue")
         if cache:
             await cache.put("issue", issue_id, issue)
     if event is None:
         event = await cache.get("event", issue_id, Event) if cache else None
     if event is None:
         try:
+            calls.append("event")
             event = await client.get_event(issue_id, "latest")
         except SentryNotFound:
             return issue, None  # an issue without a stored event is still analysed
         if cache:
             await cache.put("event", issue_id, event)
     return issue, event
+
+
+def actor_of(delivery: Delivery) -> dict[str, Any] | None:
+    """Who caused the delivery: a person re-opening an issue is not Sentry marking a regression."""
+    actor = delivery.body.get("actor")
+    return dict(actor) if isinstance(actor, dict) else None
 
 
 def now() -> datetime:

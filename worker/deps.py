@@ -14,6 +14,7 @@ from worker.metrics import WorkerMetrics
 from worker.redis_health import RedisHealth
 from worker.rules import Rules
 from worker.sentry_clients import SentryClients
+from worker.singleflight import SingleFlight
 
 
 @dataclass
@@ -28,6 +29,7 @@ class WorkerDeps:
     rules_by_org: dict[str, Rules] = field(default_factory=dict)  # RESPONDER_RULES_DIR/<org>.yaml
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
     redis_health: RedisHealth = field(default_factory=RedisHealth)  # shared with arq's edges
+    flights: SingleFlight = field(default_factory=SingleFlight)  # shared optional fetches (issue 21)
 
     @property
     def dry_run(self) -> bool:

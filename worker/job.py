@@ -28,18 +28,18 @@ from shared.sentry.client import JOB_DEADLINE
 from shared.sentry.installs import NotInstalled
 from shared.sentry.ratelimit import BudgetWait
 from shared.sentry.redact import redact_json
-from shared.webhooks import InstallationWebhook, MetricAlertWebhook, parse_webhook
+from shared.webhooks import InstallationWebhook, MetricAlertWebhook, SeerWebhook, parse_webhook
 from worker.actions import Plan
-from worker.analysis.base import AnalysisContext, Finding
-from worker.analysis.registry import run_handlers
+from worker.analysis.base import Finding
+from worker.analyze import analyze
 from worker.api_actions import ServiceWriteBack, request_finding, requested_plan
-from worker.context import FetchCache, fetch_issue_and_event, now
+from worker.context import now
 from worker.deps import WorkerDeps
 from worker.outcomes import ActionOutcome
-from worker.plan import build_plan
 from worker.priority import Priority, budget_wait_s, priority_of
 from worker.redis_health import redis_down
 from worker.retry import IssueBusy, backoff_s, describe, is_transient
+from worker.seer import root_cause_arrived
 from worker.trail import count_playbooks, issue_web_url, record_trail, trail_entries
 from worker.writeback import WriteBack
 
@@ -238,16 +238,16 @@ async def handle(deps: WorkerDeps, delivery: Delivery, retried: bool) -> Outcome
         return Outcome(JobState.SKIPPED, reason="the responder's own project (RESPONDER_SENTRY_DSN): no loop")
     client = await deps.clients.for_delivery(delivery)
     rules = deps.rules_for(client.organization if client is not None else None)
+    if isinstance(envelope, SeerWebhook):
+        if envelope.action != "root_cause_completed" or not envelope.data.root_cause:
+            return Outcome(JobState.SKIPPED, reason=f"seer.{envelope.action} carries no root cause")
+        async with issue_lock(deps, delivery.issue_id, delivery.id):
+            finding, results = await root_cause_arrived(deps.redis, envelope, client, deps.dry_run)
+        return Outcome(JobState.SUCCEEDED, [finding], writeback=results, reason="Seer root cause")
     async with issue_lock(deps, delivery.issue_id, delivery.id):
-        cache = FetchCache(deps.redis, deps.settings.cache_ttl_s)
-        issue, event = await fetch_issue_and_event(delivery, client, cache)
-        ctx = AnalysisContext(
-            resource=envelope.resource, action=envelope.action, issue=issue, event=event,
-            now=now(), options=rules.options(),
-            actor=envelope.actor.model_dump() if envelope.actor is not None else None,
-        )
-        findings = run_handlers(deps.registry, ctx)
-        plan = build_plan(ctx, findings, rules)
+        analysis = await analyze(delivery, client, deps.redis, deps.settings, deps.registry, rules,
+                                 envelope.resource, envelope.action, now(), deps.flights)
+        issue, findings, plan = analysis.ctx.issue, analysis.findings, analysis.plan
         organization = client.organization if client is not None else deps.settings.organization
         web_url = issue_web_url(deps.settings.base_url, organization, issue.id, issue.permalink)
         if deps.dry_run or client is None:

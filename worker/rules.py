@@ -129,6 +129,7 @@ class Thresholds(Strict):
     events: int = Field(100, ge=1)
     users: int = Field(10, ge=1)
     burst_window_minutes: int = Field(60, ge=1)
+    spike_multiplier: float = Field(5.0, gt=1)  # the last hour at this many times the usual rate
 
 
 class Rules(Strict):
@@ -139,6 +140,7 @@ class Rules(Strict):
     ownership: list[OwnershipRule] = Field(default_factory=list)
     classification: list[SignatureRule] = Field(default_factory=list)
     comment_template: str | None = None  # path, relative to the rules file
+    tag_keys: list[str] = Field(default_factory=list)  # tags whose spread the comment reports
     playbooks: list[Playbook] = Field(default_factory=list)
     template_text: str | None = Field(None, exclude=True)
 
@@ -153,6 +155,7 @@ class Rules(Strict):
             "thresholds": self.thresholds.model_dump(),
             "ownership": [r.model_dump() for r in self.ownership],
             "classification": [r.model_dump() for r in self.classification],
+            "tag_keys": list(self.tag_keys),
         }
 
 

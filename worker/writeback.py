@@ -129,7 +129,11 @@ class WriteBack:
         except REFUSALS as exc:  # deleted meanwhile: the outcomes stay in the job record
             log.warning("comment_report_refused", issue_id=issue.id, detail=exc.detail)
             return
-        await self.redis.hset(keys.issue_comment(issue.id), mapping={"actions": json.dumps(lines)})  # type: ignore[misc]
+        await self.redis.hset(keys.issue_comment(issue.id), mapping={"actions": json.dumps(lines), "text": text})  # type: ignore[misc]
+
+    async def _remember_text(self, issue_id: str, text: str) -> None:
+        """The comment as it stands: Seer's root cause is spliced into it (worker/seer.py)."""
+        await self.redis.hset(keys.issue_comment(issue_id), mapping={"text": text})  # type: ignore[misc]
 
     async def _earlier_lines(self, issue_id: str) -> list[str]:
         """What earlier deliveries did to this issue: the comment stays current, and keeps saying it."""
@@ -157,6 +161,7 @@ class WriteBack:
                 # One comment per issue that stays current: edit it rather than add another.
                 try:
                     note = await self.client.update_comment(issue.id, note_id.decode(), text)
+                    await self._remember_text(issue.id, text)
                     return outcome_of(action, OutcomeKind.DONE, note.id)
                 except SentryNotFound:
                     pass  # someone deleted it: post a new one
@@ -164,7 +169,7 @@ class WriteBack:
         except REFUSALS as exc:
             return outcome_of(action, OutcomeKind.REFUSED, exc.detail)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(keys.issue_comment(issue.id), mapping={"note_id": note.id})
+            pipe.hset(keys.issue_comment(issue.id), mapping={"note_id": note.id, "text": text})
             pipe.expire(keys.issue_comment(issue.id), COMMENT_MEMORY_S)
             await pipe.execute()
         return outcome_of(action, OutcomeKind.DONE, note.id)

@@ -25,7 +25,8 @@ class FetchCache:
         raw = await self.redis.get(keys.cached(kind, ident))
         return model.model_validate_json(raw) if raw else None
 
-    async def put(self, kind: str, ident: str, value: BaseModel) -> None:
-        if self.ttl_s > 0:
+    async def put(self, kind: str, ident: str, value: BaseModel, ttl_s: int | None = None) -> None:
+        ttl_s = self.ttl_s if ttl_s is None else ttl_s  # a release is kept longer than an issue
+        if self.ttl_s > 0 and ttl_s > 0:
             text = value.model_dump_json(by_alias=True)
-            await self.redis.set(keys.cached(kind, ident), text, ex=self.ttl_s)
+            await self.redis.set(keys.cached(kind, ident), text, ex=ttl_s)

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
@@ -32,13 +33,16 @@ from tenacity.wait import wait_base
 
 from shared.sentry.errors import SentryError, SentryRateLimited, SentryTransportError, error_for
 from shared.sentry.models import (
+    CommitFile,
     Event,
     EventSummary,
     Issue,
     IssueStatus,
     IssueUpdate,
     Note,
+    ReleaseDetails,
     StatusDetails,
+    TagDistribution,
 )
 from shared.sentry.ratelimit import ConcurrencyGate, RateLimiter, RedisRateLimiter
 from shared.sentry.redact import redact
@@ -58,6 +62,7 @@ MAX_INLINE_WAIT_S = 5.0
 JOB_DEADLINE: ContextVar[float | None] = ContextVar("sentry_job_deadline", default=None)
 MAX_RETRY_AFTER_S = 120.0
 LINK = re.compile(r'<[^>]*>;\s*rel="(?P<rel>\w+)";\s*results="(?P<results>\w+)";\s*cursor="(?P<cursor>[^"]*)"')
+NAMED = frozenset({"releases", "tags"})
 UA = "sentry-responder/0.1 (+https://github.com/)"
 
 
@@ -110,7 +115,9 @@ def next_cursor(link_header: str | None) -> str | None:
 
 def endpoint_name(path: str) -> str:
     """A low-cardinality name for metrics: the path's last literal segment."""
-    literal = [p for p in path.strip("/").split("/") if p and not p.isdigit()]
+    parts = [p for p in path.strip("/").split("/") if p]
+    # A release version or a tag key names one thing, not an endpoint: count it under its parent.
+    literal = [p for i, p in enumerate(parts) if not p.isdigit() and (i == 0 or parts[i - 1] not in NAMED)]
     return literal[-1] if literal else "root"
 
 
@@ -293,6 +300,31 @@ class SentryClient:
             if page.next_cursor is None:
                 return
             cursor = page.next_cursor
+
+    def _release(self, version: str) -> str:
+        return f"organizations/{self.organization}/releases/{quote(version, safe='')}/"
+
+    async def get_release(self, version: str, project: str | None = None) -> ReleaseDetails:
+        """A release's dates and last deploy; with `project`, its previous release in that project."""
+        params = {"project": project} if project else {}
+        response = await self._request("GET", self._release(version), params=params)
+        return ReleaseDetails.model_validate(response.json())
+
+    async def list_release_commit_files(self, version: str) -> list[CommitFile]:
+        data = await self._json("GET", self._release(version) + "commitfiles/")
+        return TypeAdapter(list[CommitFile]).validate_python(data)
+
+    async def get_issue_tag(self, issue_id: str, key: str) -> TagDistribution:
+        path = self._issue(issue_id) + f"tags/{quote(key, safe='')}/"
+        return TagDistribution.model_validate(await self._json("GET", path))
+
+    async def list_organization_issues(
+        self, query: str, stats_period: str, *, sort: str = "new", limit: int = 25
+    ) -> list[Issue]:
+        """One page of the organization's issues matching `query` within `stats_period`."""
+        params = {"query": query, "statsPeriod": stats_period, "sort": sort, "limit": str(limit)}
+        path = f"organizations/{self.organization}/issues/"
+        return (await self._page("GET", path, Issue, params)).items
 
     async def get_page(
         self, path: str, params: Mapping[str, str | list[str]] | None = None

@@ -76,7 +76,21 @@ class Issue(SentryModel):
     issue_category: str | None = Field(None, alias="issueCategory")
     priority: str | None = None
     activity: list[dict[str, Any]] = Field(default_factory=list)
+    # Issue 21: what the details endpoint adds (stats are kept unless `collapse=stats`).
+    stats: dict[str, list[tuple[float, float]]] = Field(default_factory=dict)
     owners: list[IssueOwner] = Field(default_factory=list)
+    user_report_count: int = Field(0, alias="userReportCount")
+    tags: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("stats", mode="before")
+    @classmethod
+    def _no_stats(cls, value: object) -> object:
+        return {} if value is None else value
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _null_list(cls, value: object) -> object:
+        return [] if value is None else value
 
     @field_validator("count", mode="before")
     @classmethod
@@ -89,7 +103,7 @@ class Issue(SentryModel):
     def _none_is_empty(cls, value: object) -> object:
         return [] if value is None else value
 
-    @field_validator("user_count", "num_comments", mode="before")
+    @field_validator("user_count", "num_comments", "user_report_count", mode="before")
     @classmethod
     def _none_is_zero(cls, value: object) -> object:
         return 0 if value is None else value
@@ -176,6 +190,24 @@ class Event(SentryModel):
     exception: dict[str, Any] | None = None
     contexts: dict[str, Any] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # The raw webhook event carries these at the top; the API event as `entries` (issue 21).
+    breadcrumbs: Any = None
+    request: Any = None
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("errors", mode="before")
+    @classmethod
+    def _no_errors(cls, value: object) -> object:
+        return [e for e in value if isinstance(e, dict)] if isinstance(value, list) else []
+
+    def entry(self, kind: str) -> dict[str, Any]:
+        """The `data` of the API event's entry of this type, or the raw event's field of that name."""
+        for entry in self.entries:
+            if entry.get("type") == kind and isinstance(entry.get("data"), dict):
+                data: dict[str, Any] = entry["data"]
+                return data
+        raw = getattr(self, kind, None)
+        return raw if isinstance(raw, dict) else {}
 
     @field_validator("release", mode="before")
     @classmethod
@@ -287,3 +319,75 @@ class IssueUpdate(SentryModel):
 
     def body(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, exclude_none=True)
+
+
+# --- releases, tags (issue 21: what changed, who is affected)
+
+
+class Deploy(SentryModel):
+    id: str | None = None
+    environment: str | None = None
+    date_started: datetime | None = Field(None, alias="dateStarted")
+    date_finished: datetime | None = Field(None, alias="dateFinished")
+    name: str | None = None
+
+
+class ReleaseDetails(SentryModel):
+    """`GET /organizations/{org}/releases/{version}/?project=<id>`; with a project, Sentry adds
+    `currentProjectMeta` naming the previous release of that project (the rollback candidate)."""
+
+    version: str
+    short_version: str | None = Field(None, alias="shortVersion")
+    date_created: datetime | None = Field(None, alias="dateCreated")
+    date_released: datetime | None = Field(None, alias="dateReleased")
+    commit_count: int = Field(0, alias="commitCount")
+    deploy_count: int = Field(0, alias="deployCount")
+    last_deploy: Deploy | None = Field(None, alias="lastDeploy")
+    current_project_meta: dict[str, Any] = Field(default_factory=dict, alias="currentProjectMeta")
+
+    @field_validator("commit_count", "deploy_count", mode="before")
+    @classmethod
+    def _none_is_zero(cls, value: object) -> object:
+        return 0 if value is None else value
+
+    @field_validator("current_project_meta", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: object) -> object:
+        return {} if value is None else value
+
+    @property
+    def previous_version(self) -> str | None:
+        value = self.current_project_meta.get("prevReleaseVersion")
+        return str(value) if value else None
+
+
+class CommitFile(SentryModel):
+    """An item of `GET /organizations/{org}/releases/{version}/commitfiles/`: a file a commit of the
+    release changed (Sentry's CommitFileChangeSerializer: no commit id, its message and author)."""
+
+    filename: str
+    type: str | None = None
+    commit_message: str | None = Field(None, alias="commitMessage")
+    author: dict[str, Any] = Field(default_factory=dict)
+    repo_name: str | None = Field(None, alias="repoName")
+
+    @field_validator("author", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: object) -> object:
+        return {} if value is None else value
+
+
+class TagValue(SentryModel):
+    value: str | None = None
+    name: str | None = None
+    count: int = 0
+
+
+class TagDistribution(SentryModel):
+    """`GET /organizations/{org}/issues/{issue_id}/tags/{key}/`: the issue's top values of one key."""
+
+    key: str
+    name: str | None = None
+    total_values: int = Field(0, alias="totalValues")
+    unique_values: int | None = Field(None, alias="uniqueValues")
+    top_values: list[TagValue] = Field(default_factory=list, alias="topValues")

@@ -57,8 +57,9 @@ BUILTIN_SIGNATURES: tuple[Signature, ...] = (
          "OperationalError IntegrityError ProgrammingError DatabaseError InterfaceError "
          "DataError SQLException PSQLException SQLIntegrityConstraintViolationException "
          "QueryFailedError SequelizeDatabaseError MongoError MongoServerError DeadlockDetected "
-         "UniqueViolation LockNotAvailable",
-         (r"deadlock", r"duplicate key", r"relation .* does not exist", r"too many connections",
+         "UniqueViolation LockNotAvailable QueryCanceled",
+         (r"deadlock", r"canceling statement due to statement timeout",
+          r"duplicate key", r"relation .* does not exist", r"too many connections",
           r"could not connect to server", r"lock wait timeout", r"violates .* constraint",
           r"no such table", r"SQLSTATE"),
          (r"^(sqlalchemy|psycopg2?|django\.db|pymysql|asyncpg|pymongo|org\.hibernate|java\.sql|"
@@ -101,7 +102,7 @@ BUILTIN_SIGNATURES: tuple[Signature, ...] = (
          "NoMethodError UndefinedMethodError",
          (r"is not defined", r"is not a function", r"cannot read propert(y|ies) of (undefined|null)",
           r"undefined is not an object", r"has no attribute", r"object is not (callable|subscriptable)",
-          r"null pointer")),
+          r"null pointer", r"index out of range", r"nil map", r"null is not an object")),
 )
 
 

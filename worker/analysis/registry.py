@@ -9,10 +9,16 @@ from importlib.metadata import entry_points
 import structlog
 
 from worker.analysis.base import AnalysisContext, Finding, Handler
+from worker.analysis.before import what_happened_before
+from worker.analysis.changes import what_changed
 from worker.analysis.classify import classify
 from worker.analysis.impact import assess_impact
 from worker.analysis.ownership import suggest_owner
 from worker.analysis.regression import detect_regression
+from worker.analysis.related import related_issues
+from worker.analysis.root_cause import seer_root_cause
+from worker.analysis.sourcemaps import missing_source_maps
+from worker.analysis.spread import who_is_affected
 from worker.analysis.stack import summarize_stack
 
 ENTRY_POINT_GROUP = "sentry_responder.handlers"
@@ -22,6 +28,12 @@ BUILTINS: dict[str, Handler] = {
     "regression": detect_regression,
     "impact": assess_impact,
     "ownership": suggest_owner,
+    "before": what_happened_before,
+    "sourcemaps": missing_source_maps,
+    "changes": what_changed,
+    "spread": who_is_affected,
+    "related": related_issues,
+    "root_cause": seer_root_cause,
 }
 
 log = structlog.get_logger("worker.analysis")
