@@ -36,6 +36,7 @@ class GatewayState:
         queue = DeliveryQueue(
             redis, settings.queue_name, settings.dedup_ttl_s,
             min_replicas=settings.redis_min_replicas, replica_timeout_s=settings.redis_replica_timeout_s,
+            quiet_window_s=settings.quiet_window_s,
         )
         secrets = tuple(s.get_secret_value() for s in settings.client_secrets)
         return cls(

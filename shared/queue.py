@@ -67,7 +67,12 @@ if m.actionable then
     quiet = issue .. ':' .. m.kind .. ':quiet'
     redis.call('INCR', issue .. ':deliveries')
     redis.call('EXPIRE', issue .. ':deliveries', %(deliveries_ttl_s)d)
-    into = redis.call('GET', active) or redis.call('GET', quiet) or ''
+    into = redis.call('GET', active) or ''
+    if into == '' then
+      into = redis.call('GET', quiet) or ''
+      -- the window is quiet time: a storm still going keeps folding into the finished job
+      if into ~= '' and m.quiet_ms then redis.call('PEXPIRE', quiet, m.quiet_ms) end
+    end
   end
 end
 local record = '%(job)s' .. id
@@ -147,9 +152,12 @@ class NotReplicated(RedisError):
 class DeliveryQueue:
     def __init__(
         self, redis: Redis, queue_name: str, dedup_ttl_s: int,
-        min_replicas: int = 0, replica_timeout_s: float = 0.2,
+        min_replicas: int = 0, replica_timeout_s: float = 0.2, quiet_window_s: float = 0.0,
     ) -> None:
         self._redis = redis
+        # Each delivery folded into a finished job restarts its quiet window: on a slow machine a
+        # storm outlasted the window and started a second analysis of the same issue mid-storm.
+        self._quiet_ms = int(quiet_window_s * 1000) or None
         self.queue_name = queue_name
         self._dedup_ttl_s = dedup_ttl_s
         self._min_replicas = min_replicas
@@ -177,6 +185,7 @@ class DeliveryQueue:
             "job_expires_ms": JOB_EXPIRES_MS,
             "score_ms": now_ms,
             "active_ttl_s": ACTIVE_TTL_S,
+            "quiet_ms": self._quiet_ms,
         }
         job = serialize_job(PROCESS_DELIVERY, (delivery.id,), {}, None, now_ms, serializer=serialize)
         present = {name: value for name, value in meta.items() if value is not None}  # no cjson.null

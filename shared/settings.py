@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     sentry_max_in_flight: int = Field(
         16, gt=0, validation_alias=_env("RESPONDER_SENTRY_MAX_IN_FLIGHT")
     )
+    # All of one call in a job (tries, timeouts, backoff, short waits): shorter than the job's
+    # timeout (checked below), so a call that keeps failing ends the try, never the job's deadline.
+    # Unset: two thirds of RESPONDER_JOB_TIMEOUT_S (`call_budget_s`).
+    sentry_retry_budget_s: float | None = Field(None, gt=0, validation_alias=_env("SENTRY_RETRY_BUDGET_S"))
 
     # --- Redis and the queue
     # repr=False: the URL may carry a password (`settings.redis.describe()` masks it)
@@ -209,6 +213,17 @@ class Settings(BaseSettings):
         parse_redis_url(value)  # RedisUrlError (a ValueError) names the problem, never the URL
         return value
 
+    @field_validator("job_timeout_s")
+    @classmethod
+    def _a_job_outlives_its_calls(cls, value: float, info: ValidationInfo) -> float:
+        budget_s = info.data.get("sentry_retry_budget_s")
+        if budget_s is not None and value <= budget_s:
+            raise ValueError(
+                f"{value:g} s must be longer than SENTRY_RETRY_BUDGET_S ({budget_s:g} s), "
+                "or a Sentry call that keeps failing would outlive the job"
+            )
+        return value
+
     @field_validator("issue_lock_s")
     @classmethod
     def _lock_outlives_a_job(cls, value: float, info: ValidationInfo) -> float:
@@ -232,6 +247,11 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @property
+    def call_budget_s(self) -> float:
+        """How long one Sentry call in a job may take in all, retries included."""
+        return self.sentry_retry_budget_s or self.job_timeout_s * 2 / 3
 
     @property
     def redis(self) -> RedisConfig:

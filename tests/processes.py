@@ -58,14 +58,19 @@ class Proc:
         self.popen.wait()
 
 
-def wait_http(url: str, timeout_s: float = 60.0) -> None:
+def wait_http(url: str, timeout_s: float = 90.0, proc: Proc | None = None) -> None:
+    """Until `url` answers 200; a process that died on the way ends the wait at once, with its log
+    (a start-up error then reads as itself, not as a timeout a minute later)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1.0).status_code == 200:
+            if httpx.get(url, timeout=2.0).status_code == 200:
                 return
+        if proc is not None and proc.popen is not None and proc.popen.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited ({proc.popen.returncode}) before it was ready:\n"
+                               + proc.log()[-5000:])
         time.sleep(0.05)
-    raise RuntimeError(f"{url} not ready")
+    raise RuntimeError(f"{url} not ready within {timeout_s:g} s" + (f":\n{proc.log()[-5000:]}" if proc else ""))
 
 
 @contextlib.contextmanager
@@ -75,7 +80,7 @@ def gateway(env: Mapping[str, str], port: int | None = None) -> Iterator[tuple[P
                  "--no-access-log", "--log-level", "warning"], env).start()
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_http(url + "/healthz")
+        wait_http(url + "/healthz", proc=proc)
         yield proc, url
     finally:
         proc.stop()
@@ -88,7 +93,7 @@ def standin(latency_s: float = 0.0) -> Iterator[str]:
                  "--no-access-log", "--log-level", "warning"], {"STANDIN_LATENCY_S": str(latency_s)}).start()
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_http(url + "/healthz")
+        wait_http(url + "/healthz", proc=proc)
         yield url
     finally:
         proc.stop()

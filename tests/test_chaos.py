@@ -91,6 +91,9 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             "RESPONDER_ISSUE_LOCK_S": "12", "RESPONDER_QUIET_WINDOW_S": "0", "RESPONDER_POLL_DELAY_S": "0.05",
             "RESPONDER_SENTRY_RATE_LIMIT_PER_MIN": "1000", "RESPONDER_LOG_LEVEL": "INFO",
             "RESPONDER_LOG_FORMAT": "json",
+            # not the spool's test (test_spool.py, test_redis_outage.py): a busy machine's slow
+            # enqueue would spool a delivery and answer "spooled" instead of "queued"/"duplicate"
+            "RESPONDER_ENQUEUE_TIMEOUT_S": "10",
         }
         with gateway(env) as (proc, url):
             yield Stack(server.url, url, standin_url, env, proc)
@@ -164,8 +167,12 @@ def test_a_killed_workers_jobs_are_done_by_another_within_a_minute_at_the_defaul
     second = worker(env)
     try:
         stack.wait(ids, {"succeeded"}, timeout_s=60 - (time.monotonic() - killed_at))
+    except AssertionError:
+        print(first.log()[-10000:], second.log()[-20000:])
+        raise
     finally:
         second.stop()
+    print(f"done {time.monotonic() - killed_at:.1f} s after the kill")
     assert_one_comment_each(stack, issue_ids)
 
 

@@ -75,11 +75,21 @@ def alive(pids: set[int]) -> set[int]:
     return out
 
 
-def until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
+def until(check: Callable[[], bool], timeout_s: float, what: str | Callable[[], str]) -> None:
     deadline = time.monotonic() + timeout_s
     while not check():
-        assert time.monotonic() < deadline, what
+        assert time.monotonic() < deadline, what() if callable(what) else what
         time.sleep(0.1)
+
+
+def described(pids: set[int]) -> dict[int, str]:
+    """Each live process's state and command line, for a failure message that says who is left."""
+    out = {}
+    for pid in alive(pids):
+        with contextlib.suppress(OSError):
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            out[pid] = state + " " + Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
+    return out
 
 
 @contextlib.contextmanager
@@ -91,16 +101,21 @@ def dev_running(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path,
             [sys.executable, "-m", "cli.main", "dev", "--no-demo", "--port", str(free_port())],
             env=_env(), stdout=sink, stderr=subprocess.STDOUT,
         )
+    children: set[int] = set()
     try:
-        until(lambda: "up:" in out.read_text() or dev.poll() is not None, 180, "dev did not come up")
+        until(lambda: "up:" in out.read_text() or dev.poll() is not None, 180,
+              lambda: f"dev did not come up: {out.read_text()[-3000:]}")
         assert dev.poll() is None, out.read_text()
         children = children_of(dev.pid)
-        assert len(children) >= 4, children
+        assert len(children) >= 4, (described(children), out.read_text()[-3000:])
         yield dev, out, children
     finally:
         if dev.poll() is None:
             dev.kill()
             dev.wait()
+        for pid in alive(children):  # a failed test leaves nothing running on a shared machine
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.timeout(300)
@@ -118,7 +133,7 @@ def test_dev_killed_takes_its_children_with_it(tmp_path: Path) -> None:
     with dev_running(tmp_path) as (dev, _out, children):
         dev.kill()  # SIGKILL: no cleanup of its own; the kernel tells each child (PR_SET_PDEATHSIG)
         dev.wait()
-        until(lambda: not alive(children), 90, "children outlived a killed dev")
+        until(lambda: not alive(children), 90, lambda: f"children outlived a killed dev: {described(children)}")
 
 
 @pytest.mark.timeout(60)

@@ -297,6 +297,25 @@ async def test_storm_deliveries_for_one_issue_fold_into_one_job(
     assert int(await redis.get(keys.issue_deliveries("1170820242"))) == 5
 
 
+async def test_a_storm_still_going_keeps_folding_into_the_finished_job(
+    client: httpx.AsyncClient, redis: Redis
+) -> None:
+    """The quiet window is quiet time: each folded delivery restarts it, so a storm that outlasts
+    RESPONDER_QUIET_WINDOW_S (a slow machine, a long storm) still costs one analysis per issue."""
+    body, headers = delivery("error.created")
+    await post(client, body, headers)
+    first = headers["Request-ID"]
+    await redis.delete(keys.issue_active("1170820242", "error.created"))  # its job finished...
+    await redis.set(keys.issue_quiet("1170820242", "error.created"), first, px=500)  # ...long ago
+    for _ in range(3):
+        body, headers = delivery("error.created")
+        assert (await post(client, body, headers)).json() == {
+            "id": headers["Request-ID"], "status": "coalesced", "coalesced_into": first,
+        }
+    assert await redis.pttl(keys.issue_quiet("1170820242", "error.created")) > 30_000  # 60 s again
+    assert await redis.zcard("responder:queue") == 1
+
+
 async def test_other_issues_and_kinds_get_their_own_jobs(
     client: httpx.AsyncClient, redis: Redis
 ) -> None:

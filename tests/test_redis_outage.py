@@ -125,7 +125,12 @@ def test_gateway_and_worker_ride_out_two_redis_restarts_under_a_stream(
         wait_until(lambda: len(stream.taken) >= after + 10, timeout_s=60)
         stream.stopped.set()
         poster.join(timeout=30)
-        wait_until(lambda: running(w) and stream.succeeded() == len(stream.taken), timeout_s=120)
+        try:
+            wait_until(lambda: running(w) and stream.succeeded() == len(stream.taken), timeout_s=120)
+        except AssertionError:  # say which deliveries are stuck where, and what the worker said
+            stuck = {i: s for i, s in stack.states(list(stream.taken)).items() if s != "succeeded"}
+            print(f"stuck: {stuck}\n", w.log()[-20000:], stack.gateway_proc.log()[-5000:])
+            raise
         # The dashboard shows the outage the worker rode out (reported with its next heartbeat).
         wait_until(lambda: any(entry["last_redis_outage"] for entry in workers(stack)), timeout_s=30)
         assert w.popen is not None and w.popen.poll() is None  # still running

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -254,3 +256,64 @@ async def test_metrics_hook_sees_every_attempt() -> None:
     client, _ = make(rec, on_call=lambda m, e, s, _t: calls.append((m, e, s)))
     await client.get_issue("1")
     assert calls == [("GET", "issues", 503), ("GET", "issues", 200)]
+
+
+async def test_a_call_in_a_job_ends_within_its_retry_budget_even_when_sentry_hangs() -> None:
+    async def hang(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(30)
+        return httpx.Response(200, json=ISSUE)
+
+    client = SentryClient(BASE, TOKEN, "test-org", transport=httpx.MockTransport(hang), timeout_s=60,
+                          retry_budget_s=0.3)
+    started = time.monotonic()
+    with pytest.raises(SentryTransportError) as info:
+        await client.get_issue("1")
+    assert time.monotonic() - started < 10  # far below the 30 s hang and the 60 s timeout, however busy
+    assert info.value.transient and "RetryBudgetSpent" in str(info.value)
+
+
+async def test_no_backoff_sleep_past_the_retry_budget() -> None:
+    rec = Recorder(httpx.Response(429, headers={"Retry-After": "4"}))
+    client, slept = make(rec, retry_budget_s=3)
+    with pytest.raises(SentryRateLimited):
+        await client.get_issue("1")
+    assert len(rec.requests) == 1 and slept == []  # a 4 s wait would outlast the 3 s budget
+
+
+class ThreeSecondsToWait:
+    """A shared budget with room in 3 s (a job's inline wait may be up to 5 s)."""
+
+    async def acquire(self, max_wait_s: float | None = None) -> float:
+        from shared.sentry.ratelimit import BudgetWait
+
+        if max_wait_s is not None and max_wait_s < 3.0:
+            raise BudgetWait(3.0)
+        return 3.0
+
+    async def remaining(self) -> int:
+        return 0
+
+    async def block_until(self, reset_epoch_s: float) -> None:
+        pass
+
+
+async def test_a_jobs_inline_waits_leave_room_before_its_timeout() -> None:
+    """Waits summed over a job's calls ran into its timeout (a try spent per timeout, five times:
+    dead); near the job's deadline a wait ends the try as a deferral (BudgetWait, no try spent)."""
+    from shared.sentry.client import JOB_DEADLINE
+    from shared.sentry.ratelimit import BudgetWait
+
+    rec = Recorder(httpx.Response(200, json=ISSUE))
+    client, slept = make(rec, limiter=ThreeSecondsToWait())
+    await client.get_issue("1")  # outside a job: the 3 s wait is within the 5 s it may sleep
+    assert slept == [3.0] and len(rec.requests) == 1
+    token = JOB_DEADLINE.set(time.monotonic() + 20)  # a job with 20 s left: half is 10 s, fine
+    try:
+        await client.get_issue("1")
+        assert slept == [3.0, 3.0]
+        JOB_DEADLINE.set(time.monotonic() + 4)  # 4 s left: a 3 s wait would leave too little
+        with pytest.raises(BudgetWait):
+            await client.get_issue("1")
+    finally:
+        JOB_DEADLINE.reset(token)
+    assert slept == [3.0, 3.0] and len(rec.requests) == 2

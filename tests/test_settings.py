@@ -60,3 +60,14 @@ def test_short_jobs_by_default() -> None:
     """A killed worker's jobs run again after the job timeout plus arq's lease (5 + 10 s): 45 s."""
     settings = load_settings()
     assert settings.job_timeout_s == 30 and settings.job_timeout_s < settings.issue_lock_s < 45
+
+
+def test_timeouts_nest_a_sentry_calls_budget_is_shorter_than_the_job_timeout() -> None:
+    defaults = load_settings()
+    assert defaults.issue_lock_s > defaults.job_timeout_s > defaults.call_budget_s  # 40 > 30 > 20
+    assert load_settings(RESPONDER_JOB_TIMEOUT_S="9", RESPONDER_ISSUE_LOCK_S="12").call_budget_s == 6
+    with pytest.raises(SettingsError) as info:
+        load_settings(RESPONDER_JOB_TIMEOUT_S="20", SENTRY_RETRY_BUDGET_S="20")
+    message = str(info.value)
+    assert message.startswith("RESPONDER_JOB_TIMEOUT_S: 20 s must be longer than SENTRY_RETRY_BUDGET_S (20 s)")
+    assert "\n" not in message

@@ -97,3 +97,22 @@ async def test_a_busy_issue_defers_the_job_without_a_try(
     assert after is not None and after.state is JobState.QUEUED
     assert after.reason == "waiting for another job of this issue"
     assert not sentry.comments_on(record.issue_id)
+
+
+async def test_a_re_run_takes_over_the_lock_its_own_killed_try_left(
+    queued: str, redis: Redis, make_settings: Callable[..., Settings],
+) -> None:
+    """A SIGKILLed try leaves the issue lock behind, holding its delivery id; arq runs the job again
+    only after its lease on that try ran out, so the re-run carries on instead of waiting for it."""
+    record = await JobStore(redis).get(queued)
+    assert record is not None and record.issue_id is not None
+    await redis.set(keys.issue_lock(record.issue_id), queued, px=30_000)  # left by the killed try
+    sentry = FakeSentry.seeded(TOKEN)
+    ctx: dict[str, Any] = {"settings": make_settings(**VALUES), "redis": redis, "sentry_transport": sentry.transport()}
+    await startup(ctx)
+    try:
+        assert await process_delivery(ctx | {"job_try": 2}, queued) == "succeeded"
+    finally:
+        await shutdown(ctx)
+    assert len(sentry.comments_on(record.issue_id)) == 1
+    assert await redis.get(keys.issue_lock(record.issue_id)) is None  # released as its own

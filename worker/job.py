@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 import structlog
 from arq import Retry
+from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, RedisError
 
 from shared import keys
@@ -23,6 +24,7 @@ from shared.jobs import Delivery, JobState
 from shared.jobstore import RawJSON
 from shared.queue import ACTIVE_TTL_S, coalesce_kind, release_issue
 from shared.selfreport import is_own_project, name_job_transaction, report_failed_job
+from shared.sentry.client import JOB_DEADLINE
 from shared.sentry.installs import NotInstalled
 from shared.sentry.ratelimit import BudgetWait
 from shared.sentry.redact import redact_json
@@ -144,8 +146,12 @@ async def mark_running(deps: WorkerDeps, delivery: Delivery, attempt: int) -> fl
 async def run_try(deps: WorkerDeps, delivery: Delivery, attempt: int) -> Outcome:
     # Our own deadline, inside arq's: a try that overruns is retried like any transient
     # failure (arq would finish it as failed, leaving the record running and nothing retried).
-    async with asyncio.timeout(deps.settings.job_timeout_s):
-        return await handle(deps, delivery, retried=attempt > 1)
+    deadline = JOB_DEADLINE.set(time.monotonic() + deps.settings.job_timeout_s)  # in-call waits stay clear of it
+    try:
+        async with asyncio.timeout(deps.settings.job_timeout_s):
+            return await handle(deps, delivery, retried=attempt > 1)
+    finally:
+        JOB_DEADLINE.reset(deadline)
 
 
 async def after_failure(deps: WorkerDeps, delivery: Delivery, attempt: int, exc: Exception) -> str:
@@ -281,10 +287,10 @@ async def handle(deps: WorkerDeps, delivery: Delivery, retried: bool) -> Outcome
     if isinstance(envelope, SeerWebhook):
         if envelope.action != "root_cause_completed" or not envelope.data.root_cause:
             return Outcome(JobState.SKIPPED, reason=f"seer.{envelope.action} carries no root cause")
-        async with issue_lock(deps, delivery.issue_id):
+        async with issue_lock(deps, delivery.issue_id, delivery.id):
             finding, results = await root_cause_arrived(deps.redis, envelope, client, deps.dry_run)
         return Outcome(JobState.SUCCEEDED, [finding], writeback=results, reason="Seer root cause")
-    async with issue_lock(deps, delivery.issue_id):
+    async with issue_lock(deps, delivery.issue_id, delivery.id):
         analysis = await analyze(delivery, client, deps.redis, deps.settings, deps.registry, rules,
                                  envelope.resource, envelope.action, now(), deps.flights)
         issue, findings, plan = analysis.context.issue, analysis.findings, analysis.plan
@@ -307,7 +313,7 @@ async def service_action(deps: WorkerDeps, delivery: Delivery, retried: bool) ->
     client = await deps.clients.for_delivery(delivery)
     if deps.dry_run or client is None:
         return Outcome(JobState.SUCCEEDED, findings, plan, reason="dry run: plan recorded only")
-    async with issue_lock(deps, delivery.issue_id):
+    async with issue_lock(deps, delivery.issue_id, delivery.id):
         issue = await client.get_issue(delivery.issue_id)
         writer = ServiceWriteBack(
             client, deps.redis, deps.settings.dedup_ttl_s, installation=delivery.installation_uuid
@@ -340,13 +346,14 @@ async def installation_changed(deps: WorkerDeps, envelope: InstallationWebhook) 
 
 
 @asynccontextmanager
-async def issue_lock(deps: WorkerDeps, issue_id: str) -> AsyncIterator[None]:
-    """Jobs for one issue never overlap, so two deliveries cannot race into two comments."""
+async def issue_lock(deps: WorkerDeps, issue_id: str, holder: str) -> AsyncIterator[None]:
+    """Jobs for one issue never overlap, so two deliveries cannot race into two comments. The
+    lock holds the delivery id, so a try can take over the lock of an earlier, dead try of its own."""
     lock = deps.redis.lock(
         keys.issue_lock(issue_id), timeout=deps.settings.issue_lock_s,
         blocking_timeout=ISSUE_LOCK_WAIT_S,
     )
-    if not await lock.acquire():
+    if not await _take_over(lock, holder) and not await lock.acquire(token=holder):
         held_ms = await deps.redis.pttl(keys.issue_lock(issue_id))
         wait_s = min(max(held_ms / 1000, 1.0), ISSUE_BUSY_RECHECK_S)  # it may be released sooner
         raise IssueBusy(f"issue {issue_id} is locked by another job", wait_s)
@@ -357,6 +364,20 @@ async def issue_lock(deps: WorkerDeps, issue_id: str) -> AsyncIterator[None]:
             await lock.release()
         except LockError:
             log.warning("issue_lock_expired", issue_id=issue_id)
+
+
+async def _take_over(lock: Lock, holder: str) -> bool:
+    """The lock still held by an earlier try of this same delivery: that try is gone (arq runs a
+    job again only after its lease on the earlier try ran out, which outlasts arq's own timeout
+    of the try), so this one carries on with a fresh lock. Without this, a busy machine's try took
+    the lock seconds after arq's lease began, the lock then outlived the lease, and the re-run of
+    a SIGKILLed worker's job waited for it, deferred, eating into the 60 s it has at the defaults."""
+    lock.local.token = holder.encode()
+    try:
+        return bool(await lock.reacquire())
+    except LockError:
+        lock.local.token = None
+        return False
 
 
 def metric_alert_finding(envelope: MetricAlertWebhook) -> Finding:

@@ -77,7 +77,10 @@ def sentry_clients(
 ) -> SentryClients:
     """The internal integration's client, or the means to make one per installation."""
     if settings.mode == "internal":
-        client = SentryClient.from_settings(settings, redis, transport=transport, on_call=metrics.on_call)
+        client = SentryClient.from_settings(
+            settings, redis, transport=transport, on_call=metrics.on_call,
+            retry_budget_s=settings.call_budget_s,
+        )
         metrics.watch(client)
         return SentryClients(default=client)
     if settings.mode != "public":
@@ -94,7 +97,7 @@ def sentry_clients(
             settings.base_url, None, organization, auth=InstallationAuth(tokens, uuid), transport=transport,
             limiter=RedisRateLimiter(redis, f"org:{organization}", settings.sentry_rate_limit_per_min),
             timeout_s=settings.sentry_timeout_s, max_in_flight=settings.sentry_max_in_flight,
-            on_call=metrics.on_call,
+            on_call=metrics.on_call, retry_budget_s=settings.call_budget_s,
         )
         metrics.watch(client)
         return client

@@ -13,6 +13,7 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
@@ -20,7 +21,14 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, TypeAdapter
 from redis.asyncio import Redis
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_random_exponential,
+)
+from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from shared.sentry.errors import SentryError, SentryRateLimited, SentryTransportError, error_for
@@ -48,6 +56,10 @@ Sleep = Callable[[float], Awaitable[None]]
 # ends the job's try, which comes back later (arq `Retry(defer=...)`): nothing sleeps long in a job.
 # Callers outside a job (undo, the backtest) pass `max_wait_s=None` and wait (a 429 up to 120 s).
 MAX_INLINE_WAIT_S = 5.0
+# When the running job's own timeout falls (time.monotonic()), set by the job: an in-call wait may
+# take at most half of what is left, so waits summed over a job's calls never run into its timeout
+# (which spends a try); a longer wait ends the try as a deferral that spends none.
+JOB_DEADLINE: ContextVar[float | None] = ContextVar("sentry_job_deadline", default=None)
 MAX_RETRY_AFTER_S = 120.0
 LINK = re.compile(r'<[^>]*>;\s*rel="(?P<rel>\w+)";\s*results="(?P<results>\w+)";\s*cursor="(?P<cursor>[^"]*)"')
 NAMED = frozenset({"releases", "tags"})
@@ -137,6 +149,7 @@ class SentryClient:
         backoff_max_s: float = 8.0,
         sleep: Sleep = asyncio.sleep,
         max_wait_s: float | None = MAX_INLINE_WAIT_S,
+        retry_budget_s: float | None = None,
     ) -> None:
         self.organization = organization
         # A fixed token (internal integration) or `auth`, which picks a public integration's
@@ -151,6 +164,9 @@ class SentryClient:
         self._max_attempts = max_attempts
         self._wait = _WaitForSentry(backoff_base_s, backoff_max_s, max_wait_s)
         self._max_wait_s = max_wait_s
+        # A job's calls end within this (tries, timeouts, backoff and waits together), so a call
+        # never outlives the job's timeout; None (callers outside a job) bounds only the tries.
+        self._retry_budget_s = retry_budget_s
         self._on_call = on_call
         self._sleep = sleep
         self.rate_limit_waits = 0
@@ -333,28 +349,42 @@ class SentryClient:
         return response.json() if response.content else {}
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        stop: stop_base = stop_after_attempt(self._max_attempts)
+        if self._retry_budget_s is not None:
+            stop = stop | stop_before_delay(self._retry_budget_s)  # no backoff sleep past the budget
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._max_attempts),
-            retry=retry_if_exception(self._retry_here),
-            wait=self._wait,
-            sleep=self._sleep,
-            reraise=True,
+            stop=stop, retry=retry_if_exception(self._retry_here), wait=self._wait, sleep=self._sleep, reraise=True,
         )
-        async for attempt in retrying:
-            with attempt:
-                return await self._attempt(method, path, **kwargs)
+        try:
+            async with asyncio.timeout(self._retry_budget_s):  # a slow try is cut at the budget too
+                async for attempt in retrying:
+                    with attempt:
+                        return await self._attempt(method, path, **kwargs)
+        except TimeoutError:
+            if self._retry_budget_s is None:
+                raise
+            api_path = self._http.base_url.join(path).path
+            raise SentryTransportError(None, "RetryBudgetSpent", method, api_path) from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait_cap_s(self) -> float | None:
+        """The longest wait this call may sleep: `max_wait_s`, and half the job's time left."""
+        deadline = JOB_DEADLINE.get()
+        if self._max_wait_s is None or deadline is None:
+            return self._max_wait_s
+        return max(0.0, min(self._max_wait_s, (deadline - time.monotonic()) / 2))
 
     def _retry_here(self, exc: BaseException) -> bool:
         """Short transient faults are retried in the call; a 429 asking for a longer wait than
         this client sleeps ends the call (a job defers itself by it)."""
-        if isinstance(exc, SentryRateLimited) and self._max_wait_s is not None:
-            return exc.retry_after_s <= self._max_wait_s
+        wait_cap_s = self._wait_cap_s()
+        if isinstance(exc, SentryRateLimited) and wait_cap_s is not None:
+            return exc.retry_after_s <= wait_cap_s
         return isinstance(exc, SentryError) and exc.transient
 
     async def _attempt(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         if self._limiter is not None:
-            wait_s = await self._limiter.acquire(max_wait_s=self._max_wait_s)  # longer: BudgetWait
+            wait_s = await self._limiter.acquire(max_wait_s=self._wait_cap_s())  # longer: BudgetWait
             if wait_s > 0:
                 self.rate_limit_waits += 1
                 self.rate_limit_wait_s += wait_s
