@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from shared.api_actions import IgnoreSpec
 from shared.settings import Settings
 from worker.assignees import check_assignee
 
@@ -56,19 +57,8 @@ class Match(Strict):
         return value
 
 
-class Ignore(Strict):
-    minutes: int | None = Field(None, gt=0)
-    count: int | None = Field(None, gt=0)
-    users: int | None = Field(None, gt=0)
-    window_minutes: int | None = Field(None, gt=0, le=10080)
-    until_escalating: bool = False
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> Ignore:
-        kinds = [self.minutes is not None, self.count is not None, self.users is not None, self.until_escalating]
-        if sum(kinds) != 1:
-            raise ValueError("give exactly one of minutes, count, users or until_escalating")
-        return self
+# One model for `ignore:` in the rules file and in the read API's action requests.
+Ignore = IgnoreSpec
 
 
 class Actions(Strict):
