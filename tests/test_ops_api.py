@@ -118,7 +118,8 @@ async def test_detail_has_findings_plan_and_payload_and_404s(ops_client: OpsClie
     assert job["findings"][0]["handler"] == "stack" and job["plan"][0]["kind"] == "comment"
     assert job["payload"]["body"]["data"]["issue"]["id"]
     assert (await client.get("/api/jobs/nope")).status_code == 404
-    assert (await client.post("/api/jobs/nope/replay")).status_code == 404
+    unknown = await client.post("/api/jobs/nope/replay")
+    assert unknown.status_code == 404 and unknown.json()["error"] == "not_found"
 
 
 async def test_replay_of_a_dead_job_queues_it_and_a_succeeded_one_is_409(
