@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from devtools.processes import Child, free_port, http_ready, temp_log
+from devtools.processes import Child, free_port, temp_log, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -50,11 +50,6 @@ def process(args: list[str], env: Mapping[str, str] | None = None) -> Iterator[C
     log.unlink(missing_ok=True)
 
 
-def wait_http(url: str, proc: Child, timeout_s: float = 60.0) -> None:
-    """Until `url` answers 200; `proc` exiting on the way ends the wait at once, with its output."""
-    proc.wait_ready(http_ready(url), url, timeout_s)
-
-
 @contextlib.contextmanager
 def uvicorn(
     factory: str, env: Mapping[str, str], workers: int = 1, core: int = 0, pids: list[int] | None = None
@@ -72,7 +67,7 @@ def uvicorn(
     with process(args, env) as proc:
         if pids is not None:
             pids.append(proc.pid)
-        wait_http(f"http://127.0.0.1:{port}/healthz", proc)
+        wait_http(f"http://127.0.0.1:{port}/healthz", child=proc)
         yield f"http://127.0.0.1:{port}"
 
 

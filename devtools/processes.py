@@ -28,7 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Self
 
 import httpx
 
@@ -122,7 +122,7 @@ class Child:
     def returncode(self) -> int | None:
         return None if self.popen is None else self.popen.poll()
 
-    def start(self) -> Child:
+    def start(self) -> Self:
         with contextlib.ExitStack() as stack:
             sink: IO[bytes] | int | None
             if isinstance(self.output, Path):
@@ -171,7 +171,7 @@ class Child:
         """Until `probe()` is true while the child runs: `wait_ready(…, child=self)`."""
         wait_ready(probe, what, timeout_s, child=self)
 
-    def __enter__(self) -> Child:
+    def __enter__(self) -> Self:
         return self if self.popen is not None else self.start()
 
     def __exit__(self, *_exc: object) -> None:
@@ -191,6 +191,11 @@ def wait_ready(
         if time.monotonic() > deadline:
             raise NotReady(_with_log(child, f"{what} was not ready within {timeout_s:g} s"))
         time.sleep(poll_s)
+
+
+def wait_http(url: str, timeout_s: float = 90.0, child: Child | None = None) -> None:
+    """Until `url` answers 200 (a generous default deadline: the machine may be busy)."""
+    wait_ready(http_ready(url), url, timeout_s, child=child)
 
 
 def _with_log(child: Child | None, line: str) -> str:

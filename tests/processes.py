@@ -2,7 +2,7 @@
 
 Thin wrappers over devtools/processes.py: a test's child runs this Python without the developer's
 own SENTRY_*/RESPONDER_*/REDIS_URL settings, writes to a log file (read it when a test fails), and
-dies with the test session if pytest is killed."""
+dies with the test session if pytest is killed. `wait_http` is devtools.processes's own."""
 
 from __future__ import annotations
 
@@ -10,17 +10,12 @@ import contextlib
 import sys
 from collections.abc import Iterator, Mapping
 
-from devtools.processes import CONFIG_PREFIXES, Child, free_port, http_ready, temp_log, wait_ready
+from devtools.processes import CONFIG_PREFIXES, Child, free_port, temp_log, wait_http
 
 
 class Proc(Child):
     def __init__(self, args: list[str], env: Mapping[str, str]) -> None:
         super().__init__([sys.executable, *args], env, output=temp_log("responder-proc-"), strip_env=CONFIG_PREFIXES)
-
-
-def wait_http(url: str, timeout_s: float = 90.0, proc: Proc | None = None) -> None:
-    """Until `url` answers 200; a process that died on the way ends the wait at once, with its log."""
-    wait_ready(http_ready(url), url, timeout_s, child=proc)
 
 
 @contextlib.contextmanager
@@ -30,7 +25,7 @@ def _served(app_factory: str, env: Mapping[str, str], port: int | None = None) -
                  "--no-access-log", "--log-level", "warning"], env).start()
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_http(url + "/healthz", proc=proc)
+        wait_http(url + "/healthz", child=proc)
         yield proc, url
     finally:
         proc.stop()
