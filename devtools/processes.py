@@ -145,8 +145,8 @@ class Child:
         return ""
 
     def signal(self, sig: int) -> None:
-        """Send `sig` to the child's process group; nothing if it is gone."""
-        if self.popen is not None and self.popen.poll() is None:
+        """Send `sig` to the child's process group (what is left of it, if the child itself exited)."""
+        if self.popen is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, sig)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.processes import Child, NotReady, free_port, http_ready
+from devtools.processes import Child, NotReady, die_with_parent, free_port, http_ready
 
 
 @pytest.mark.timeout(120)
@@ -98,7 +98,7 @@ def dev_running(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path,
     with out.open("wb") as sink:
         dev = subprocess.Popen(
             [sys.executable, "-m", "cli.main", "dev", "--no-demo", "--port", str(free_port())],
-            env=_env(), stdout=sink, stderr=subprocess.STDOUT,
+            env=_env(), stdout=sink, stderr=subprocess.STDOUT, preexec_fn=die_with_parent(),
         )
     children: set[int] = set()
     try:
