@@ -1,7 +1,9 @@
 """Start a throwaway `redis-server` on a free loopback port: for `dev`, the demo and the tests.
 
 Also what the TLS, ACL and failover tests need: a TLS port beside the plain one, extra
-configuration (ACL users, `replicaof`), and sentinels (`EmbeddedSentinel`)."""
+configuration (ACL users, `replicaof`), and sentinels (`EmbeddedSentinel`). Each is a
+devtools.processes `Child`: it dies with its owner, and a server that exits while starting ends
+the wait at once, with its log."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import redis
 
-from devtools.processes import Child, NotReady, free_port
+from devtools.processes import Child, free_port
 from shared.replies import text
 
 
@@ -81,17 +83,10 @@ class EmbeddedRedis:
             "--save", "", "--daemonize", "no", "--loglevel", "warning",
             *self._tls_args(), *self.extra_args,
         ]
-        self._process = Child(args, output=self.data_dir / "redis.log", stop_timeout_s=10).start()
-        self._ready(timeout_s)
+        self._process = Child(args, output=self.data_dir / "redis.log", stop_timeout_s=10).start_ready(
+            answers_ping(self.port), f"redis-server on port {self.port}", timeout_s,
+        )
         return self
-
-    def _ready(self, timeout_s: float) -> None:
-        assert self._process is not None
-        try:
-            self._process.wait_ready(answers_ping(self.port), f"redis-server on port {self.port}", timeout_s)
-        except NotReady:
-            self.stop()  # `with` never reaches __exit__ when __enter__ raises
-            raise
 
     def kill(self) -> None:
         """SIGKILL: the abrupt end a failover test needs (nothing flushed, nothing handed over)."""
@@ -154,13 +149,9 @@ class EmbeddedSentinel:
     def start(self, timeout_s: float = 10.0) -> EmbeddedSentinel:
         config = self.data_dir / "sentinel.conf"
         config.write_text(self._config)
-        self._process = Child([find_redis_server(), str(config), "--sentinel"],
-                              output=self.data_dir / "sentinel.log", stop_timeout_s=10).start()
-        try:
-            self._process.wait_ready(answers_ping(self.port), f"sentinel on port {self.port}", timeout_s)
-        except NotReady:
-            self._process.stop()
-            raise
+        self._process = Child(
+            [find_redis_server(), str(config), "--sentinel"], output=self.data_dir / "sentinel.log", stop_timeout_s=10,
+        ).start_ready(answers_ping(self.port), f"sentinel on port {self.port}", timeout_s)
         return self
 
     def master_address(self) -> tuple[str, int] | None:

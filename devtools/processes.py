@@ -136,6 +136,17 @@ class Child:
             )
         return self
 
+    def start_ready(self, probe: Probe, what: str, timeout_s: float = 60.0) -> Self:
+        """`start()`, then `wait_ready()`; a child that never got ready is stopped before the error
+        goes up (a `with` never reaches `__exit__` when `__enter__` raises)."""
+        self.start()
+        try:
+            self.wait_ready(probe, what, timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
     def log(self) -> str:
         """What the child wrote, when it writes to a file; "" otherwise."""
         if not isinstance(self.output, Path):

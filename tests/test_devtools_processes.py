@@ -101,3 +101,10 @@ def test_a_port_with_a_listener_is_in_use() -> None:
             check_port_free(port)
         assert failure.value.port == port
     check_port_free(port)  # closed: free again
+
+
+def test_a_child_that_never_gets_ready_is_stopped(tmp_path: Path) -> None:
+    child = python("import time; time.sleep(60)", tmp_path)
+    with pytest.raises(NotReady, match="not ready within"):
+        child.start_ready(lambda: False, "the child", timeout_s=0.2)
+    assert child.returncode == -signal.SIGTERM
