@@ -237,6 +237,7 @@ def replay(
     all_dead: Annotated[bool, typer.Option("--all-dead", help="replay every dead job")] = False,
 ) -> None:
     """Queue a dead (or failed) job again, or all dead jobs."""
+    from shared.jobs import REPLAYABLE_STATES
     from shared.jobstore import JobStore
     from shared.queue import DeliveryQueue
     from shared.redis import connect
@@ -247,20 +248,30 @@ def replay(
         raise typer.Exit(2)
     settings = settings_or_exit()
 
-    async def run() -> int:
+    async def run() -> tuple[int, str]:
+        """How many jobs went back on the queue, and why none did when one was named."""
         redis = connect(settings.redis)
         try:
             store = JobStore(redis)
             queue = DeliveryQueue(redis, settings.queue_name, settings.dedup_ttl_s)
             if all_dead:
-                return await replay_dead(store, queue)
-            return int(await replay_job(store, queue, str(delivery_id)))
+                return await replay_dead(store, queue), ""
+            if await replay_job(store, queue, str(delivery_id)):
+                return 1, ""
+            record = await store.get(str(delivery_id))
+            if record is None or record.state not in REPLAYABLE_STATES:
+                return 0, f"no such dead-lettered job: {delivery_id}" + (
+                    f" (it is {record.state.value}; only dead or failed jobs replay)" if record else ""
+                )
+            return 0, f"job {delivery_id} has no payload left to replay"
         finally:
             await redis.aclose()
 
-    replayed = asyncio.run(run())
+    replayed, why_not = asyncio.run(run())
+    if why_not:
+        console.print(why_not, markup=False, highlight=False)
+        raise typer.Exit(1)
     console.print(f"replayed {replayed} job(s)")
-    raise typer.Exit(0 if replayed or all_dead else 1)
 
 
 @app.command()

@@ -48,7 +48,7 @@ def create_app(settings: Settings, sentry_transport: httpx.AsyncBaseTransport | 
         app.state.gateway = state
         drain = asyncio.create_task(run_drain(state))
         try:
-            async with serve_sentry_api(app, settings, redis, sentry_transport):
+            async with serve_sentry_api(app, settings, redis, sentry_transport, state.metrics):
                 yield
         finally:
             drain.cancel()

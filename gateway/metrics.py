@@ -38,3 +38,17 @@ class GatewayMetrics:
             registry=r,
         )
         self.spool_depth = Gauge("responder_spool_depth", "Deliveries waiting in the spool", registry=r)
+        # Labels from fixed sets only: the route's template (never its path: ids would make a series
+        # each), an MCP tool's name, and the status's class.
+        self.api_calls = Counter(
+            "responder_api_calls", "Read/act API calls (/api/sentry) and MCP tool calls",
+            ["surface", "route", "status_class"], registry=r,
+        )
+
+    def count_api_call(self, surface: str, route: str, status: int) -> None:
+        """`surface`: "http" (route: its template) or "mcp" (route: the tool); `status` as HTTP's."""
+        self.api_calls.labels(surface, route, status_class(status)).inc()
+
+
+def status_class(status: int) -> str:
+    return f"{status // 100}xx" if 100 <= status <= 599 else "other"

@@ -39,9 +39,17 @@ fi
 # without resolving anything. Regenerate the locks with scripts/lock.sh after changing pyproject.toml.
 lock="requirements${extra:+-$extra}.lock"
 stamp=".venv/.installed${extra:+-$extra}"
+# A pip configuration may list local index directories that hold only some packages; pip then
+# warns "Location '…' is ignored: it is neither a file nor a directory" once per package and finds
+# it elsewhere (the lock's hashes check what it finds). Only those lines are dropped: every other
+# line pip writes, and its exit status, pass through.
+pip_install() {
+  .venv/bin/python -m pip install -q --disable-pip-version-check "$@" \
+    2> >(grep -v -E "^WARNING: Location '[^']*' is ignored: it is neither a file nor a directory\.$" >&2)
+}
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$lock" -nt "$stamp" ]; then
-  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r "$lock"
-  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+  pip_install --upgrade pip >/dev/null
+  pip_install --require-hashes -r "$lock"
+  pip_install --no-deps -e .
   touch "$stamp"
 fi

@@ -23,15 +23,23 @@ API_ACTION = "api_action"
 MAX_COMMENT_CHARS = 10_000
 
 
+# Sentry's bounds (src/sentry/api/helpers/group_index/validators/status_details.py): the windows
+# are IntegerFields with max_value 7*24*60; the counts and the duration are plain IntegerFields whose
+# values land in Postgres integer columns (GroupSnooze's BoundedPositiveIntegerField), so anything
+# above 2**31 - 1 fails there with a 500. Refusing it here is a clear 422 instead.
+MAX_IGNORE_WINDOW_MIN = 7 * 24 * 60
+MAX_SENTRY_INT = 2**31 - 1
+
+
 class IgnoreSpec(BaseModel):
     """As the rules file's `ignore:`: exactly one of minutes, count, users or until_escalating."""
 
     model_config = ConfigDict(extra="forbid")
 
-    minutes: int | None = Field(None, gt=0)
-    count: int | None = Field(None, gt=0)
-    users: int | None = Field(None, gt=0)
-    window_minutes: int | None = Field(None, gt=0, le=10080)
+    minutes: int | None = Field(None, gt=0, le=MAX_SENTRY_INT)
+    count: int | None = Field(None, gt=0, le=MAX_SENTRY_INT)
+    users: int | None = Field(None, gt=0, le=MAX_SENTRY_INT)
+    window_minutes: int | None = Field(None, gt=0, le=MAX_IGNORE_WINDOW_MIN)
     until_escalating: bool = False
 
     @model_validator(mode="after")

@@ -20,6 +20,9 @@ SUBSTATUSES = ("archived_until_escalating", "archived_until_condition_met", "arc
 IGNORE_KEYS = ("ignoreDuration", "ignoreCount", "ignoreWindow", "ignoreUserCount", "ignoreUserWindow")
 DETAIL_KEYS = ("inRelease", "inNextRelease", "inUpcomingRelease", "inCommit", *IGNORE_KEYS)
 MAX_WINDOW_MIN = 7 * 24 * 60
+# Sentry's serializer passes larger counts and durations on, and its integer columns then fail with a
+# 500; the stand-in refuses them in the serializer's words instead, so a caller's bug shows as a 400.
+MAX_INT = 2**31 - 1
 NO_RELEASE = "No release data present in the system to form a basis for 'Next Release'"
 
 
@@ -43,8 +46,9 @@ def _ignore_values(details: dict[str, Any]) -> dict[str, int]:
             raise _details_error(key, "A valid integer is required.")
         if value <= 0:
             raise _details_error(key, "Ensure this value is greater than or equal to 1.")
-        if key.endswith("Window") and value > MAX_WINDOW_MIN:
-            raise _details_error(key, f"Ensure this value is less than or equal to {MAX_WINDOW_MIN}.")
+        limit = MAX_WINDOW_MIN if key.endswith("Window") else MAX_INT
+        if value > limit:
+            raise _details_error(key, f"Ensure this value is less than or equal to {limit}.")
         out[key] = value
     return out
 

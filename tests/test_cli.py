@@ -103,3 +103,16 @@ def test_send_test_then_jobs_then_replay(gateway_url: str, env: dict[str, str]) 
     nothing = runner.invoke(app, ["replay", "--all-dead"])
     assert nothing.exit_code == 0 and "replayed 0" in nothing.output
     assert runner.invoke(app, ["replay"]).exit_code == 2
+
+
+def test_replay_of_an_unknown_or_live_job_says_so_and_fails(gateway_url: str, env: dict[str, str]) -> None:
+    unknown = runner.invoke(app, ["replay", "no-such-delivery"])
+    assert unknown.exit_code == 1
+    assert unknown.output.strip() == "no such dead-lettered job: no-such-delivery"
+    sent = runner.invoke(app, ["send-test", "--url", gateway_url, "--resource", "issue.created"])
+    assert sent.exit_code == 0, sent.output
+    queued_id = sync_redis.Redis.from_url(env["REDIS_URL"]).zrange("responder:queue", 0, 0)[0].decode()
+    live = runner.invoke(app, ["replay", queued_id])
+    assert live.exit_code == 1
+    assert f"no such dead-lettered job: {queued_id} (it is queued;" in live.output
+    assert "replayed" not in live.output

@@ -289,6 +289,20 @@ SHAPES: dict[str, st.SearchStrategy[tuple[str, str]]] = {
         lambda t: _pair(*t)),
     "key/value quoted": st.tuples(st.sampled_from(PAIR_KEYS), st.sampled_from(PAIR_FORMS[3:6]),
                                   _text(QUOTED, 12, 40).filter(lambda v: v.strip() == v)).map(lambda t: _pair(*t)),
+    "azure sas": st.tuples(_text(B64, 43), st.sampled_from(["%3D", "="])).map(
+        lambda t: (f"https://acct.blob.core.windows.net/c/b?sv=2022-11-02&sr=b&sig={t[0]}{t[1]}&se=2026", t[0])),
+    "twilio": st.sampled_from(["SK", "AC"]).flatmap(lambda p: _token(p, "0123456789abcdef", 32)),
+    "square": st.sampled_from([("sq0atp-", 22), ("sq0csp-", 43)]).flatmap(lambda t: _token(t[0], B64URL, t[1])),
+    "linear": _token("lin_api_", ALNUM, 40),
+    "databricks": _token("dapi", "0123456789abcdef", 32),
+    "google oauth": st.sampled_from(["ya29.", "1//0"]).flatmap(lambda p: _token(p, B64URL, 40, 160)),
+    "facebook": st.sampled_from(["EAAB", "EAAG", "EAA"]).flatmap(lambda p: _token(p, ALNUM, 40, 200)),
+    "short key names": st.tuples(st.sampled_from(["/maps?key={v}", "?key={v}&page=2", "otp={v}", "OTP: {v}", "pin: {v}",
+                                                  "pin={v}", '"pin": "{v}"', '"otp": "{v}"']),
+                                 _text(SAFE, 12, 40)).map(lambda t: (t[0].format(v=t[1]), t[1])),
+    "password in words": st.tuples(st.sampled_from(["password is {v}", "the Password was {v}", 'password is "{v}"']),
+                                   _text(SAFE, 11, 39), st.sampled_from(string.digits)).map(
+        lambda t: (t[0].format(v=t[1] + t[2]), t[1] + t[2])),
 }
 PREFIXES = ("", "failed with ", "value=", "(", '"', "url ", "[", "'", "<", "-> ", "token: ")
 SUFFIXES = ("", " at line 3", ")", '"', ".", ",", ";", " and more", ">", "\n")
@@ -511,6 +525,15 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "url credentials": ("postgres://app:S3cr3t-P4ss.w0rd!@db.internal:5432/app", "S3cr3t-P4ss.w0rd!"),
     "key/value": ("session_id=9f8e7d6c5b4a39281706", "9f8e7d6c5b4a39281706"),
     "key/value quoted": ('{\\"password\\": \\"correct horse battery staple\\"}', "correct horse battery staple"),
+    "azure sas": ("https://acct.blob.core.windows.net/c/b?sv=2022-11-02&sr=b&sig=Zx9kLm%2BQwAbCdEfGhIjKlMn%3D&se=2026", "Zx9kLm%2BQwAbCdEfGhIjKlMn"),
+    "twilio": ("SK" + "0123456789abcdef" * 2,) * 2,
+    "square": ("sq0csp-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefg",) * 2,
+    "linear": ("lin_api_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcd",) * 2,
+    "databricks": ("dapi" + "0123456789abcdef" * 2,) * 2,
+    "google oauth": ("1//0gAbCdEfGhIjKlMnOpQrStUvWxYz0123456789",) * 2,
+    "facebook": ("EAABwzLixnjYBAAbCdEfGhIjKlMnOpQrStUvWxYz0123456789",) * 2,
+    "short key names": ("?key=AIzaNotQuiteAKey1234567&page=2", "AIzaNotQuiteAKey1234567"),
+    "password in words": ("the password is Summer2026!", "Summer2026!"),
 }
 
 

@@ -69,6 +69,12 @@ async def test_tools_have_typed_inputs_and_outputs_and_answer(api_rig: MakeRig) 
         assert bad.is_error
         missing = await client.call_tool("get_issue", {"issue_id": "999999"})
         assert missing.is_error and "not_found" in text_of(missing)
+    counted = api_of(rig).metrics
+    assert counted is not None  # the gateway's metrics count calls by tool and status class
+    calls = counted.registry.get_sample_value
+    assert calls("responder_api_calls_total", {"surface": "mcp", "route": "get_issue", "status_class": "2xx"}) == 1
+    assert calls("responder_api_calls_total", {"surface": "mcp", "route": "get_issue", "status_class": "4xx"}) == 1
+    assert calls("responder_api_calls_total", {"surface": "mcp", "route": "act_on_issue", "status_class": "2xx"}) == 1
 
 
 def text_of(result: Any) -> str:

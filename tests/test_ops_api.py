@@ -118,7 +118,8 @@ async def test_detail_has_findings_plan_and_payload_and_404s(ops_client: OpsClie
     assert job["findings"][0]["handler"] == "stack" and job["plan"][0]["kind"] == "comment"
     assert job["payload"]["body"]["data"]["issue"]["id"]
     assert (await client.get("/api/jobs/nope")).status_code == 404
-    assert (await client.post("/api/jobs/nope/replay")).status_code == 404
+    unknown = await client.post("/api/jobs/nope/replay")
+    assert unknown.status_code == 404 and unknown.json()["error"] == "not_found"
 
 
 async def test_replay_of_a_dead_job_queues_it_and_a_succeeded_one_is_409(
@@ -252,3 +253,26 @@ async def test_the_page_sends_security_headers(ops_client: OpsClient, redis: Red
     page = await (await ops_client()).get("/")
     assert "default-src 'none'" in page.headers["content-security-policy"]
     assert page.headers["x-frame-options"] == "DENY" and page.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_logout_clears_the_cookie_and_a_copy_lives_until_it_expires(ops_client: OpsClient) -> None:
+    """What `/logout` promises (SECURITY.md, "Sign-in"): the browser's cookie is cleared; sessions are
+    stateless, so a copy taken before sign-out works until RESPONDER_DASHBOARD_SESSION_S ends it."""
+    token = "logout-test-token-0123456789abcdef-XYZ"
+    client = await ops_client(RESPONDER_DASHBOARD_TOKEN=token)
+    origin = {"Origin": "http://127.0.0.1:8000"}
+    assert (await client.post("/login", data={"token": token}, headers=origin)).status_code == 303
+    copied = client.cookies["responder_session"]
+    assert (await client.get("/api/stats")).status_code == 200
+    assert (await client.post("/logout", headers={"Origin": "https://evil.example"})).status_code == 403
+    assert (await client.get("/api/stats")).status_code == 200  # a cross-site post signs nobody out
+
+    out = await client.post("/logout", headers=origin)
+    assert out.status_code == 303 and out.headers["location"] == "/"
+    cleared = out.headers["set-cookie"].lower()
+    assert cleared.startswith("responder_session=") and "max-age=0" in cleared and "path=/" in cleared
+    assert "responder_session" not in client.cookies
+    assert (await client.get("/api/stats")).status_code == 401
+    assert (await client.get("/")).status_code == 401  # the sign-in form again
+    client.cookies.set("responder_session", copied)
+    assert (await client.get("/api/stats")).status_code == 200

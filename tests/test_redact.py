@@ -110,3 +110,52 @@ def test_shapes_found_by_the_hands_on_review_are_removed(text: str, gone: str) -
 def test_a_url_without_credentials_is_kept() -> None:
     text = "GET https://api.example.com:8443/v1/items?page=2 failed; see https://sentry.io/issues/1/"
     assert redact(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "gone"),
+    [
+        ("https://acct.blob.core.windows.net/c/b.txt?sv=2022-11-02&sr=b&sig=Zx9kLm%2BQwAbCdEfGhIjKl%3D&se=2026", "Zx9kLm%2BQw"),
+        ("SK0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef"),
+        ("AC0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef"),
+        ("sq0atp-AbCdEfGhIjKlMnOpQrStUv", "AbCdEfGhIjKl"),
+        ("sq0csp-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefg", "AbCdEfGhIjKl"),
+        ("lin_api_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcd", "AbCdEfGhIjKl"),
+        ("dapi0123456789abcdef0123456789abcdef-2", "0123456789abcdef"),
+        ("ya29.a0AfH6SMBxAbCdEfGhIjKlMnOpQrStUv", "a0AfH6SMBxAbCdEf"),
+        ("1//0gAbCdEfGhIjKlMnOpQrStUvWx", "gAbCdEfGhIjKlMn"),
+        ("EAABwzLixnjYBAAbCdEfGhIjKlMnOpQrStUvWxYz0123456789", "wzLixnjYBAAbCdEf"),
+        ("GET /maps/api?key=AIzaNotQuiteAKey123&page=2", "AIzaNotQuiteAKey123"),
+        ("otp=938271", "938271"),
+        ("OTP: 938271", "938271"),
+        ("pin: 4821", "4821"),
+        ('{"pin": "4821"}', "4821"),
+        ("pin=4821", "4821"),
+        ("the password is hunter2", "hunter2"),
+        ("Password was 'Summer2026!'", "Summer2026!"),
+        ("password is Tr0ub4dor&3", "Tr0ub4dor"),
+        ("password is abc.defg1234", "defg1234"),
+        ('{"note": "password is a/0000000000"}', "0000000000"),
+        ("password: hunter2", "hunter2"),
+    ],
+)
+def test_shapes_from_the_last_review_are_removed(text: str, gone: str) -> None:
+    assert gone not in redact(f"failed with {text} while calling")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "resolved in commit 1764232abcdef0123456789abcdef0123456789 by jane",
+        "event 0123456789abcdef0123456789abcdef, trace 550e8400-e29b-41d4-a716-446655440000",
+        "password is incorrect; Password is required; the password was changed. Password is wrong!",
+        "mapping: none, spinner=3 footprint=4 cache_key=users:1 sort_key=name monkey=banana",
+        '{"tags": [{"key": "browser", "value": "Chrome 120"}], "key": "release"}',
+        "{items.map((item) => <Line key={item.id} item={item} />)} sorted(rows, key=lambda r: r.name)",
+        "Ask the task runner: each stack, React SKIP, ACCESS denied, the pinned version",
+        "signature sig=short; EAAB is short; dapi docs; ya29. and 1//0 alone",
+        "SKU-0123456789abcdef0123456789abcdef and ACCOUNT 0123456789abcdef0123456789abcdef",
+    ],
+)
+def test_ordinary_words_ids_shas_and_uuids_are_kept(text: str) -> None:
+    assert redact(text) == text

@@ -300,3 +300,22 @@ async def test_api_calls_spend_the_workers_shared_budget(api_rig: MakeRig, redis
     before = await workers_view.remaining()
     await rig.get("/api/sentry/issues/4001")  # the issue and its latest event: two calls
     assert await workers_view.remaining() == before - 2
+
+
+async def test_calls_are_counted_by_route_template_and_status_class(api_rig: MakeRig) -> None:
+    rig = await api_rig()
+    assert (await rig.get("/api/sentry/issues/4001")).status_code == 200
+    assert (await rig.get("/api/sentry/issues/4002")).status_code == 200
+    assert (await rig.get("/api/sentry/issues/4001", token=None)).status_code == 401
+    assert (await rig.get("/api/sentry/issues/999999")).status_code == 404
+    assert (await rig.get("/api/sentry/no/such/4001")).status_code == 404
+    assert (await rig.post("/api/sentry/issues/4001/actions", {"ignore": {"minutes": 10**30}})).status_code == 422
+    exposed = (await rig.http.get("/metrics")).text
+    samples = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+               for line in exposed.splitlines() if line.startswith("responder_api_calls_total{")}
+    issue = 'responder_api_calls_total{route="/api/sentry/issues/{issue_id}",status_class="%s",surface="http"}'
+    assert samples[issue % "2xx"] == 2 and samples[issue % "4xx"] == 2
+    assert samples['responder_api_calls_total{route="/api/sentry/{unmatched}",status_class="4xx",surface="http"}'] == 1
+    actions = 'responder_api_calls_total{route="/api/sentry/issues/{issue_id}/actions",status_class="4xx",surface="http"}'
+    assert samples[actions] == 1
+    assert not [s for s in samples if "4001" in s or "999999" in s or "/no/" in s]  # no path in a label

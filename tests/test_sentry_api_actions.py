@@ -87,6 +87,18 @@ async def test_actions_are_refused_without_act_scope_or_with_a_bad_body(api_rig:
     assert not rig.sentry.updates
 
 
+async def test_ignore_values_beyond_sentrys_bounds_are_422_naming_the_field(api_rig: MakeRig) -> None:
+    rig = await api_rig()
+    too_big = {"minutes": 10**30}, {"count": 2**31}, {"users": 2**31, "window_minutes": 60}, {"count": 5, "window_minutes": 10081}
+    for ignore in too_big:
+        response = await rig.post("/api/sentry/issues/4001/actions", {"ignore": ignore})
+        assert response.status_code == 422 and response.json()["error"] == "invalid_body", ignore
+        assert "less than or equal to" in json.dumps(response.json()["detail"]), response.text
+    at_the_bounds = {"ignore": {"count": 2**31 - 1, "window_minutes": 7 * 24 * 60}}
+    assert (await rig.post("/api/sentry/issues/4001/actions", at_the_bounds)).status_code == 202
+    assert not rig.sentry.updates
+
+
 def test_the_action_vocabulary_is_the_rules_files() -> None:
     # less the rules' opt-in to destructive actions: a service's explicit request is the opt-in
     rules_words = set(Actions.model_fields) - {"allow_destructive"}

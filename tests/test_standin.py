@@ -139,6 +139,12 @@ async def test_status_values_and_details_are_validated(standin: httpx.ASGITransp
     assert bad.status_code == 400 and bad.json() == {"status": ['"closed" is not a valid choice.']}
     bad = await raw(standin, "PUT", path, {"status": "ignored", "statusDetails": {"ignoreWindow": 20000, "ignoreCount": 5}})
     assert bad.json() == {"statusDetails": {"ignoreWindow": ["Ensure this value is less than or equal to 10080."]}}
+    for key in ("ignoreDuration", "ignoreCount", "ignoreUserCount"):  # Postgres integer columns behind them
+        bad = await raw(standin, "PUT", path, {"status": "ignored", "statusDetails": {key: 2**31}})
+        assert bad.status_code == 400
+        assert bad.json() == {"statusDetails": {key: ["Ensure this value is less than or equal to 2147483647."]}}
+    bad = await raw(standin, "PUT", path, {"status": "ignored", "statusDetails": {"ignoreDuration": 10**30}})
+    assert bad.status_code == 400 and "ignoreDuration" in bad.json()["statusDetails"]
     bad = await raw(standin, "PUT", path, {"status": "resolved", "statusDetails": {"in_next_release": True}})
     assert bad.status_code == 400 and "in_next_release" in bad.json()["statusDetails"]
     bad = await raw(standin, "PUT", path, {"status": "resolved", "statusDetails": {"inRelease": "backend@9"}})

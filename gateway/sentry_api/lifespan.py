@@ -11,6 +11,7 @@ import httpx
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 
+from gateway.metrics import GatewayMetrics
 from gateway.sentry_api.mcp_server import build_mcp, http_session_manager
 from gateway.sentry_api.state import SentryApi
 from shared.settings import Settings
@@ -18,9 +19,11 @@ from shared.settings import Settings
 
 @asynccontextmanager
 async def serve_sentry_api(
-    app: Starlette, settings: Settings, redis: Redis, transport: httpx.AsyncBaseTransport | None = None
+    app: Starlette, settings: Settings, redis: Redis, transport: httpx.AsyncBaseTransport | None = None,
+    metrics: GatewayMetrics | None = None,
 ) -> AsyncIterator[SentryApi]:
     api = SentryApi.build(settings, redis, transport)
+    api.metrics = metrics
     manager = api.mcp_http = http_session_manager(build_mcp(api))
     app.state.sentry_api = api
     started, stop = asyncio.Event(), asyncio.Event()

@@ -54,6 +54,10 @@ INSTRUCTIONS = (
 )
 
 
+# The statuses the HTTP routes answer for the same refusals (the metric's status class)
+_REFUSALS = {"unauthorized": 401, "forbidden": 403, "not configured": 503}
+
+
 def build_mcp(api: SentryApi, local: ServiceToken | None = None) -> MCPServer:
     """`local`: who a stdio caller is (the transport has no headers to show a token)."""
     server: MCPServer = MCPServer(name="sentry-responder", version=package_version(), instructions=INSTRUCTIONS)
@@ -76,7 +80,7 @@ def build_mcp(api: SentryApi, local: ServiceToken | None = None) -> MCPServer:
 
     async def run(ctx: Context, tool: str, work: Callable[[ServiceToken], Awaitable[T]], act: bool = False) -> T:
         started = time.perf_counter()
-        status = "ok"
+        status, http_status = "ok", 200  # the second as the HTTP route would answer, for the metric
         name: str | None = None
         try:
             token = caller(ctx)
@@ -85,21 +89,23 @@ def build_mcp(api: SentryApi, local: ServiceToken | None = None) -> MCPServer:
                 raise ToolError(f"forbidden: service token {token.name!r} has scope read; this needs read+act")
             return await work(token)
         except ApiError as exc:
-            status = exc.error
+            status, http_status = exc.error, exc.status
             raise ToolError(f"{exc.error}: {exc.detail}") from None
         except SentryError as exc:
             error = from_sentry(exc)
-            status = error.error
+            status, http_status = error.error, error.status
             raise ToolError(f"{error.error}: {error.detail}") from None
-        except ToolError:
-            status = "refused"
+        except ToolError as exc:
+            status, http_status = "refused", _REFUSALS.get(str(exc).split(":")[0], 403)
             raise
         except (RedisError, OSError, TimeoutError):
-            status = "store_unavailable"
+            status, http_status = "store_unavailable", 503
             raise ToolError("store_unavailable: Redis (budget, cache, job store) is unreachable") from None
         finally:
             log.info("mcp_call", token=name, tool=tool, status=status,
                      duration_ms=round((time.perf_counter() - started) * 1000, 1))
+            if api.metrics is not None:
+                api.metrics.count_api_call("mcp", tool, http_status)
 
     @server.tool(description="The organization's projects.")
     async def list_projects(ctx: Context) -> Projects:

@@ -45,6 +45,7 @@ log = structlog.get_logger("gateway.sentry_api")
 
 PREFIX = "/api/sentry"
 MAX_ACTION_BODY_BYTES = 64 * 1024
+UNMATCHED = PREFIX + "/{unmatched}"  # the metric's one label for every path no route takes
 Handler = Callable[[Request, SentryApi, ServiceToken], Awaitable[Response]]
 
 
@@ -88,11 +89,14 @@ async def guarded(request: Request, handler: Handler, act: bool) -> tuple[Respon
         return error.response(), token.name if token else None
 
 
-def endpoint(handler: Handler, act: bool = False) -> Callable[[Request], Awaitable[Response]]:
+def endpoint(handler: Handler, route: str, act: bool = False) -> Callable[[Request], Awaitable[Response]]:
+    """`route`: the path's template, the metric's label."""
+
     async def run(request: Request) -> Response:
         started = time.perf_counter()
         response, name = await guarded(request, handler, act)
         response.headers["Cache-Control"] = "no-store"
+        count_call(request, route, response.status_code)
         log.info(
             "api_call", token=name, method=request.method, path=request.url.path, status=response.status_code,
             duration_ms=round((time.perf_counter() - started) * 1000, 1),
@@ -181,7 +185,14 @@ async def queue_action(
     return ActionAccepted(job_id=delivery.id, status="queued" if taken.new else "duplicate")
 
 
+def count_call(request: Request, route: str, status: int) -> None:
+    api: SentryApi = request.app.state.sentry_api
+    if api.metrics is not None:
+        api.metrics.count_api_call("http", route, status)
+
+
 async def unknown(request: Request) -> Response:
+    count_call(request, UNMATCHED, 404)
     return ApiError(404, "not_found", "no such route under /api/sentry (see /api/sentry/openapi.json)").response()
 
 
@@ -226,7 +237,7 @@ API = [
 
 def sentry_api_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = [
-        Route(PREFIX + r.path, endpoint(r.handler, r.act), methods=[r.method]) for r in API
+        Route(PREFIX + r.path, endpoint(r.handler, PREFIX + r.path, r.act), methods=[r.method]) for r in API
     ]
     routes.append(Route(PREFIX + "/openapi.json", openapi))
     return routes

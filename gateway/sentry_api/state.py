@@ -10,6 +10,7 @@ import httpx
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from redis.asyncio import Redis
 
+from gateway.metrics import GatewayMetrics
 from gateway.sentry_api.budget import ApiBudget
 from gateway.sentry_api.errors import ApiError
 from gateway.sentry_api.service import ReadService
@@ -58,6 +59,7 @@ class SentryApi:
     queue: DeliveryQueue
     store: JobStore
     mcp_http: StreamableHTTPSessionManager | None = None  # set while the gateway serves (serve_sentry_api)
+    metrics: GatewayMetrics | None = None  # the gateway's (calls counted); none over stdio
 
     @classmethod
     def build(

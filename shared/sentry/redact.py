@@ -109,6 +109,14 @@ RULES: tuple[Rule, ...] = (
          r"|SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}|pypi-[A-Za-z0-9_\-]{40,}",
          ("npm_", "hf_", "shpat_", "shpss_", "shpca_", "shppa_", "doo_v1_", "dop_v1_", "dor_v1_", "glsa_", "whsec_",
           "sg.", "pypi-"), word_start=True),
+    # Square, Linear, Databricks, Google OAuth (access `ya29.`, refresh `1//0`), Facebook/Meta (`EAA…`)
+    Rule(r"sq0(?:atp|csp)-[A-Za-z0-9_\-]{20,}|lin_(?:api|oauth)_[A-Za-z0-9]{20,}|dapi[0-9a-f]{32}(?:-[0-9]+)?"
+         r"|ya29\.[A-Za-z0-9_\-]{20,}|1//0[A-Za-z0-9_\-]{20,}|EAA[A-Za-z0-9]{30,}",
+         ("sq0atp-", "sq0csp-", "lin_api_", "lin_oauth_", "dapi", "ya29.", "1//0", "eaa"), word_start=True),
+    # Twilio API key and account SIDs: exactly 32 lower-case hex after the prefix, nothing glued on
+    Rule(r"(?:SK|AC)[0-9a-f]{32}(?![0-9A-Za-z])", ("sk", "ac"), word_start=True),
+    # Azure shared access signatures: the `sig=` query parameter of a SAS URL
+    Rule(r"(?<![a-z0-9_])sig=(?P<s>[a-z0-9%+/=_\-]{16,})", ("sig=",), lower=True),
     # Slack and Discord incoming-webhook URLs: whoever has one can post as the integration
     Rule(r"hooks\.slack\.com/services/(?P<s>[A-Za-z0-9/]{20,})|discord(?:app)?\.com/api/webhooks/(?P<s2>[0-9]+/[A-Za-z0-9_\-]+)",
          ("hooks.slack.com/", "discord.com/api/webhooks/", "discordapp.com/api/webhooks/")),
@@ -127,6 +135,15 @@ RULES: tuple[Rule, ...] = (
          needles=_SECRET_WORDS, lower=True),
     # key=value, key: value, "key": "value", \"key\": \"value\", key => value
     Rule(_SECRET_NAME + r"""[a-z0-9_\-]*\\*["']?\s*(?:=>|[:=])\s*""" + _VALUE, _SECRET_WORDS, lower=True),
+    # short names too common inside other words to join the list above: `key=` only as a query
+    # parameter (`"key": …` is how Sentry names a tag, `key={item.id}` and `key=lambda` are code),
+    # `otp` and `pin` taken whole, with `=` or `:`
+    Rule(r"""(?:(?<=[?&])key=|(?<![a-z0-9_.\-])(?:otp|pin)\\*["']?\s*[:=])\s*""" + _VALUE,
+         needles=("key=", "otp", "pin"), lower=True),
+    # a password in words: "the password is X", unless X is a plain lower-case word ("is incorrect")
+    Rule(r"""(?i:password|passwd|passphrase)\s+(?i:is|was)\s+(?:\\+"(?P<s1>.*?)\\+"|"""
+         r""""(?P<s2>[^"\n]+)"|'(?P<s3>[^'\n]+)'|(?![a-z]{1,15}[.,;:!?)]*(?:[\s"'`\\]|$))(?P<s4>[^\s"',;`\\]{3,}))""",
+         ("password", "passwd", "passphrase"), needles=("pass",)),
     # long opaque hex strings (64+ characters: keys, not the 40 of a commit in a release name)
     Rule(r"\b[0-9a-fA-F]{64,}\b"),
 )
