@@ -12,7 +12,6 @@ import os
 import platform
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -22,9 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import httpx
-
-from devtools.embedded_redis import free_port
+from devtools.processes import Child, free_port, temp_log, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -40,38 +37,17 @@ def pin(core: int) -> list[str]:
 
 
 @contextlib.contextmanager
-def process(args: list[str], env: Mapping[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def process(args: list[str], env: Mapping[str, str] | None = None) -> Iterator[Child]:
     # Output goes to a file, not a pipe: nobody reads a pipe while the load runs, and a full one
     # would stall the process being measured.
-    log = tempfile.NamedTemporaryFile(prefix="bench-", suffix=".log", delete=False)  # noqa: SIM115
-    proc = subprocess.Popen(
-        args, env={**os.environ, **(env or {})}, stdout=log, stderr=log, start_new_session=True,
-    )
-    log.close()
-    try:
-        yield proc
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
+    log = temp_log("bench-")
+    with Child(args, env, output=log, stop_timeout_s=10) as proc:
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        if sys.exc_info()[0] is None:
-            Path(log.name).unlink(missing_ok=True)
-        else:
-            print(f"{args[-1]}: output kept in {log.name}", file=sys.stderr)
-
-
-def wait_http(url: str, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1.0).status_code < 500:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
+            yield proc
+        except BaseException:
+            print(f"{args[-1]}: output kept in {log}", file=sys.stderr)
+            raise
+    log.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -91,7 +67,7 @@ def uvicorn(
     with process(args, env) as proc:
         if pids is not None:
             pids.append(proc.pid)
-        wait_http(f"http://127.0.0.1:{port}/healthz")
+        wait_http(f"http://127.0.0.1:{port}/healthz", child=proc)
         yield f"http://127.0.0.1:{port}"
 
 

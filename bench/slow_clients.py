@@ -24,7 +24,8 @@ from dataclasses import asdict, dataclass
 import httpx
 
 from bench import harness
-from devtools.embedded_redis import EmbeddedRedis, free_port
+from devtools.embedded_redis import EmbeddedRedis
+from devtools.processes import free_port, wait_http
 
 
 @dataclass
@@ -96,7 +97,7 @@ def run(stalled: int, deliveries: int, body_timeout_s: float) -> Result:
                "RESPONDER_BODY_TIMEOUT_S": str(body_timeout_s), "RESPONDER_LOG_LEVEL": "WARNING"}
         proc = stack.enter_context(harness.process(
             [sys.executable, "-m", "cli.main", "gateway", "--host", "127.0.0.1", "--port", str(port)], env))
-        harness.wait_http(f"http://127.0.0.1:{port}/healthz")
+        wait_http(f"http://127.0.0.1:{port}/healthz", child=proc)
         return asyncio.run(measure(port, proc.pid, stalled, deliveries))
 
 

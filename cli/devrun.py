@@ -1,7 +1,7 @@
 """`sentry-responder dev`: Redis, the Sentry stand-in, the gateway and the worker, then the demo.
 
 `dev` owns its children: SIGINT, SIGTERM and SIGHUP (the terminal closed) stop them with it, and
-they die with it if it is killed (cli/processes.py). It refuses a gateway port already in use,
+they die with it if it is killed (devtools/processes.py). It refuses a gateway port already in use,
 checks readiness against the gateway it started (a per-run instance id in /healthz), and reports
 a failed start or demo in one line.
 """
@@ -22,9 +22,9 @@ from redis import Redis as SyncRedis
 from rich.console import Console
 from rich.live import Live
 
-from cli.processes import NotReady, PortInUse, check_port_free, child, die_with_parent, wait_ready
 from cli.tables import jobs_table
-from devtools.embedded_redis import EmbeddedRedis, free_port
+from devtools.embedded_redis import EmbeddedRedis
+from devtools.processes import Child, NotReady, Output, PortInUse, check_port_free, free_port, http_ready
 from shared import keys
 from shared.jobs import FINAL_STATES, JobRecord
 from shared.jobstore import decode_record
@@ -87,7 +87,7 @@ def _run(port: int, demo: bool, exit_after_demo: bool, console: Console) -> int:
         env["RESPONDER_RULES"] = str(files("cli").joinpath("demo_rules.yaml"))
     with ExitStack() as stack:
         if not os.environ.get("REDIS_URL"):
-            redis_server = stack.enter_context(EmbeddedRedis(preexec_fn=die_with_parent()))
+            redis_server = stack.enter_context(EmbeddedRedis())
             env["REDIS_URL"] = redis_server.url
             console.print(f"[dim]embedded Redis on {redis_server.url} (data in {redis_server.data_dir})[/]")
         redis_url = env.get("REDIS_URL") or os.environ["REDIS_URL"]
@@ -103,7 +103,7 @@ def _run(port: int, demo: bool, exit_after_demo: bool, console: Console) -> int:
                  "--no-access-log", "--log-level", "warning"],
                 {"STANDIN_ORGANIZATION": "demo-org", "STANDIN_TOKEN": DEMO_TOKEN}, quiet=True,
             ))
-            wait_ready(standin_url + "/healthz", standin)
+            standin.wait_ready(http_ready(standin_url + "/healthz"), standin_url + "/healthz")
             env |= {"SENTRY_BASE_URL": standin_url + "/api/0/", "SENTRY_AUTH_TOKEN": DEMO_TOKEN,
                     "SENTRY_ORGANIZATION": "demo-org", "RESPONDER_DRY_RUN": "0"}
             console.print(f"[dim]Sentry stand-in on {standin_url} (no SENTRY_AUTH_TOKEN set)[/]")
@@ -115,17 +115,23 @@ def _run(port: int, demo: bool, exit_after_demo: bool, console: Console) -> int:
             ["-m", "cli.main", "gateway", "--port", str(port)], env | {"RESPONDER_INSTANCE_ID": instance},
         ))
         stack.enter_context(child(["-m", "cli.main", "worker"], env))
-        wait_ready(gateway_url + "/readyz", gateway, instance=instance, health_url=gateway_url + "/healthz")
+        ready = http_ready(gateway_url + "/readyz", instance=instance, health_url=gateway_url + "/healthz")
+        gateway.wait_ready(ready, gateway_url + "/readyz")
         console.print(f"[bold green]up:[/] webhooks at {gateway_url}/webhooks/sentry · dashboard at {gateway_url}/")
         if demo:
             show_demo(gateway_url, redis_url, secret, standin_url, console)
         if exit_after_demo:
             return 0
         console.print("[dim]Ctrl-C stops everything.[/]")
-        while gateway.poll() is None:
+        while gateway.returncode is None:
             time.sleep(0.5)
         console.print(f"[red]error:[/] the gateway exited with code {gateway.returncode}")
     return 1
+
+
+def child(args: list[str], env: dict[str, str], quiet: bool = False) -> Child:
+    """`dev`'s children: this Python, `dev`'s environment plus `env`, output on the terminal."""
+    return Child.python(args, env, output=Output.DEVNULL if quiet else Output.INHERIT, stop_timeout_s=15)
 
 
 def show_demo(gateway_url: str, redis_url: str, secret: str, standin_url: str | None, console: Console) -> None:

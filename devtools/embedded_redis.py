@@ -1,22 +1,22 @@
 """Start a throwaway `redis-server` on a free loopback port: for `dev`, the demo and the tests.
 
 Also what the TLS, ACL and failover tests need: a TLS port beside the plain one, extra
-configuration (ACL users, `replicaof`), and sentinels (`EmbeddedSentinel`)."""
+configuration (ACL users, `replicaof`), and sentinels (`EmbeddedSentinel`). Each is a
+devtools.processes `Child`: it dies with its owner, and a server that exits while starting ends
+the wait at once, with its log."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import redis
 
+from devtools.processes import Child, free_port
 from shared.replies import text
 
 
@@ -34,13 +34,6 @@ def find_redis_server() -> str:
     return found
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @dataclass(frozen=True)
 class TLSFiles:
     """PEM files for a TLS port: the CA that signed the certificate, the certificate, its key."""
@@ -56,13 +49,11 @@ class EmbeddedRedis:
     def __init__(
         self, port: int | None = None, data_dir: Path | None = None, *,
         tls: TLSFiles | None = None, extra_args: Sequence[str] = (),
-        preexec_fn: Callable[[], None] | None = None,  # e.g. die with the parent (`dev`)
     ) -> None:
         self.port = port or free_port()
-        self._preexec_fn = preexec_fn
         self._own_dir = data_dir is None
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="responder-redis-"))
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: Child | None = None
         self.tls = tls
         self.tls_port = free_port() if tls else None
         self.extra_args = list(extra_args)
@@ -92,23 +83,20 @@ class EmbeddedRedis:
             "--save", "", "--daemonize", "no", "--loglevel", "warning",
             *self._tls_args(), *self.extra_args,
         ]
-        log = (self.data_dir / "redis.log").open("ab")
-        self._process = subprocess.Popen(
-            args, stdout=log, stderr=log, preexec_fn=self._preexec_fn,  # set only by `dev`
+        self._process = Child(args, output=self.data_dir / "redis.log", stop_timeout_s=10).start_ready(
+            answers_ping(self.port), f"redis-server on port {self.port}", timeout_s,
         )
-        log.close()
-        wait_for_ping(self._process, self.port, timeout_s, "redis-server")
         return self
 
     def kill(self) -> None:
         """SIGKILL: the abrupt end a failover test needs (nothing flushed, nothing handed over)."""
         if self._process is not None:
             self._process.kill()
-            self._process.wait()
         self._process = None
 
     def stop(self) -> None:
-        terminate(self._process)
+        if self._process is not None:
+            self._process.stop()
         self._process = None
 
     def close(self) -> None:
@@ -123,33 +111,19 @@ class EmbeddedRedis:
         self.close()
 
 
-def terminate(process: subprocess.Popen[bytes] | None) -> None:
-    """SIGTERM, then SIGKILL after 10 s; nothing if it is gone already."""
-    if process is not None and process.poll() is None:
-        process.terminate()
+def answers_ping(port: int) -> Callable[[], bool]:
+    """A readiness probe: the server on `port` answers PING."""
+
+    def probe() -> bool:
+        client = redis.Redis(port=port, socket_connect_timeout=0.2)
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            return bool(client.ping())
+        except redis.ConnectionError:
+            return False
+        finally:
+            client.close()
 
-
-def wait_for_ping(process: subprocess.Popen[bytes], port: int, timeout_s: float, what: str) -> None:
-    """Until the server on `port` answers PING; RuntimeError if it exits or the deadline passes
-    (the caller still holds the process, and stops it)."""
-    client = redis.Redis(port=port, socket_connect_timeout=0.2)
-    deadline = time.monotonic() + timeout_s
-    try:
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{what} did not start on port {port}") from None
-                time.sleep(0.02)
-    finally:
-        client.close()
+    return probe
 
 
 class EmbeddedSentinel:
@@ -170,17 +144,14 @@ class EmbeddedSentinel:
             f"sentinel failover-timeout {master_name} {failover_timeout_ms}",
             f"sentinel parallel-syncs {master_name} 1", "",
         ])
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: Child | None = None
 
     def start(self, timeout_s: float = 10.0) -> EmbeddedSentinel:
         config = self.data_dir / "sentinel.conf"
         config.write_text(self._config)
-        log = (self.data_dir / "sentinel.log").open("ab")
-        self._process = subprocess.Popen(
-            [find_redis_server(), str(config), "--sentinel"], stdout=log, stderr=log
-        )
-        log.close()
-        wait_for_ping(self._process, self.port, timeout_s, "sentinel")
+        self._process = Child(
+            [find_redis_server(), str(config), "--sentinel"], output=self.data_dir / "sentinel.log", stop_timeout_s=10,
+        ).start_ready(answers_ping(self.port), f"sentinel on port {self.port}", timeout_s)
         return self
 
     def master_address(self) -> tuple[str, int] | None:
@@ -197,6 +168,7 @@ class EmbeddedSentinel:
         return host, int(port)
 
     def close(self) -> None:
-        terminate(self._process)
+        if self._process is not None:
+            self._process.stop()
         self._process = None
         shutil.rmtree(self.data_dir, ignore_errors=True)

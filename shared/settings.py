@@ -27,6 +27,13 @@ def _env(name: str) -> AliasChoices:
     return AliasChoices(name)
 
 
+def _outlives(value_s: float, inner_s: float | None, inner_name: str, or_else: str) -> float:
+    """Timeouts nest: `value_s` must be longer than the timeout it wraps (`inner_s`, when set)."""
+    if inner_s is not None and value_s <= inner_s:
+        raise ValueError(f"{value_s:g} s must be longer than {inner_name} ({inner_s:g} s), or {or_else}")
+    return value_s
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=None, extra="ignore", populate_by_name=True, validate_default=True
@@ -216,24 +223,14 @@ class Settings(BaseSettings):
     @field_validator("job_timeout_s")
     @classmethod
     def _a_job_outlives_its_calls(cls, value: float, info: ValidationInfo) -> float:
-        budget_s = info.data.get("sentry_retry_budget_s")
-        if budget_s is not None and value <= budget_s:
-            raise ValueError(
-                f"{value:g} s must be longer than SENTRY_RETRY_BUDGET_S ({budget_s:g} s), "
-                "or a Sentry call that keeps failing would outlive the job"
-            )
-        return value
+        return _outlives(value, info.data.get("sentry_retry_budget_s"), "SENTRY_RETRY_BUDGET_S",
+                         "a Sentry call that keeps failing would outlive the job")
 
     @field_validator("issue_lock_s")
     @classmethod
     def _lock_outlives_a_job(cls, value: float, info: ValidationInfo) -> float:
-        timeout_s = info.data.get("job_timeout_s")
-        if timeout_s is not None and value <= timeout_s:
-            raise ValueError(
-                f"{value:g} s must be longer than RESPONDER_JOB_TIMEOUT_S ({timeout_s:g} s), "
-                "or a second job for an issue could start while the first still writes"
-            )
-        return value
+        return _outlives(value, info.data.get("job_timeout_s"), "RESPONDER_JOB_TIMEOUT_S",
+                         "a second job for an issue could start while the first still writes")
 
     @field_validator("redis_sentinels")
     @classmethod

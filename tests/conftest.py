@@ -14,10 +14,7 @@ from redis.asyncio import Redis
 from devtools.embedded_redis import EmbeddedRedis
 from gateway.app import create_app
 from shared.settings import Settings, load_settings
-
-# SECRET for make_settings; the rest re-exported only for test modules written before
-# tests/helpers.py on branches still in flight (issues 19, 21, 25). New tests import tests.helpers.
-from tests.helpers import OPENAPI, SECRET, TOKEN, delivery, load_webhook  # noqa: F401
+from tests.helpers import SECRET
 
 
 @pytest.fixture(scope="session")

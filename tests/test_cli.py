@@ -12,7 +12,8 @@ import uvicorn
 from typer.testing import CliRunner
 
 from cli.main import app
-from devtools.embedded_redis import EmbeddedRedis, free_port
+from devtools.embedded_redis import EmbeddedRedis
+from devtools.processes import free_port
 from gateway.app import create_app
 from shared.settings import load_settings
 from tests.helpers import SECRET

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.processes import NotReady, wait_ready
-from devtools.embedded_redis import free_port
+from devtools.processes import Child, NotReady, die_with_parent, free_port, http_ready
 
 
 @pytest.mark.timeout(120)
@@ -99,7 +98,7 @@ def dev_running(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path,
     with out.open("wb") as sink:
         dev = subprocess.Popen(
             [sys.executable, "-m", "cli.main", "dev", "--no-demo", "--port", str(free_port())],
-            env=_env(), stdout=sink, stderr=subprocess.STDOUT,
+            env=_env(), stdout=sink, stderr=subprocess.STDOUT, preexec_fn=die_with_parent(),
         )
     children: set[int] = set()
     try:
@@ -169,17 +168,16 @@ def test_readiness_is_the_started_process_never_whatever_answers_on_the_port() -
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), OldGateway)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
-    ours = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    ours = Child.python(["-c", "import time; time.sleep(60)"]).start()
+    ready = http_ready(url + "/readyz", instance="ours", health_url=url + "/healthz")
     try:
         with pytest.raises(NotReady, match="not ready"):
-            wait_ready(url + "/readyz", ours, timeout_s=2, instance="ours", health_url=url + "/healthz")
+            ours.wait_ready(ready, url, timeout_s=2)
         ours.kill()
-        ours.wait()
         with pytest.raises(NotReady, match="exited"):
-            wait_ready(url + "/readyz", ours, timeout_s=30, instance="ours", health_url=url + "/healthz")
+            ours.wait_ready(ready, url, timeout_s=30)
     finally:
         ours.kill()
-        ours.wait()
         server.shutdown()
         server.server_close()
 

@@ -227,7 +227,7 @@ async def test_own_write_back_is_skipped_not_acted_on(client: httpx.AsyncClient,
 async def test_redis_down_spools_durably_and_answers_202(
     client_for: Callable[..., Any], make_settings: Callable[..., Any]
 ) -> None:
-    from devtools.embedded_redis import free_port
+    from devtools.processes import free_port
 
     client = await client_for(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
     for _ in range(3):
@@ -244,7 +244,7 @@ async def test_redis_down_spools_durably_and_answers_202(
 
 
 async def test_redis_down_and_spool_full_is_503_never_500(client_for: Callable[..., Any]) -> None:
-    from devtools.embedded_redis import free_port
+    from devtools.processes import free_port
 
     client = await client_for(
         REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", RESPONDER_SPOOL_MAX_BYTES="100"

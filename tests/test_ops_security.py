@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devtools.embedded_redis import EmbeddedRedis, free_port
+from devtools.embedded_redis import EmbeddedRedis
+from devtools.processes import free_port
 from gateway.ops.auth import issue_session
 from tests.helpers import SECRET
 from tests.processes import Proc, gateway, wait_http

@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from devtools.embedded_redis import EmbeddedRedis, free_port
+from devtools.embedded_redis import EmbeddedRedis
+from devtools.processes import free_port
 from standin.app import DEMO_TOKEN
 from tests.helpers import SECRET
 from tests.processes import Proc, gateway, standin, worker

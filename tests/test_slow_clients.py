@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devtools.embedded_redis import EmbeddedRedis, free_port
+from devtools.embedded_redis import EmbeddedRedis
+from devtools.processes import free_port
 from tests.helpers import SECRET, delivery
 from tests.processes import Proc, wait_http
 

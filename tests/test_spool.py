@@ -87,7 +87,7 @@ async def test_drain_moves_deliveries_into_the_queue_once(tmp_path: Path, redis:
 
 
 async def test_failed_drain_gives_the_files_back(tmp_path: Path) -> None:
-    from devtools.embedded_redis import free_port
+    from devtools.processes import free_port
 
     spool = Spool(tmp_path, 10_000_000, SECRETS)
     spool.append(intake(1))

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import redis as sync_redis
 
-from devtools.embedded_redis import EmbeddedRedis, free_port
+from devtools.embedded_redis import EmbeddedRedis
+from devtools.processes import free_port
 from gateway import spool as spool_module
 from gateway.spool import REJECTED, Spool, SpoolInsecure
 from shared import keys

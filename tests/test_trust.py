@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from typer.testing import CliRunner
 
 from cli.main import app
-from devtools.embedded_redis import free_port
+from devtools.processes import free_port
 from shared.settings import Settings
 from standin.app import create_standin
 from tests.helpers import TOKEN, delivery, run_burst_worker

@@ -15,7 +15,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import WatchError
 from structlog.testing import capture_logs
 
-from devtools.embedded_redis import EmbeddedRedis, free_port
+from devtools.embedded_redis import EmbeddedRedis
+from devtools.processes import free_port
 from tests.helpers import SECRET
 from tests.processes import Proc, worker
 from worker import http_port

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
-from devtools.embedded_redis import free_port
+from devtools.processes import free_port
 from shared.settings import Settings
 from tests.helpers import TOKEN, delivery
 from tests.sentry_fake import FakeSentry
