@@ -39,6 +39,9 @@ def make_settings(redis_server: EmbeddedRedis, tmp_path: Path) -> Callable[..., 
             "REDIS_URL": redis_server.url,
             "RESPONDER_SPOOL_DIR": str(tmp_path / "spool"),
             "RESPONDER_WORKER_METRICS_PORT": "0",
+            # Not the 0.25 s default: on a busy machine a slow enqueue would spool the delivery and
+            # answer "spooled" instead of "queued"/"duplicate" (the spool's own tests pass their own).
+            "RESPONDER_ENQUEUE_TIMEOUT_S": "10",
         }
         values.update(overrides)
         return load_settings(**values)

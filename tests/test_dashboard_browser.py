@@ -78,7 +78,8 @@ def test_dashboard_shows_a_job_its_detail_and_replays_a_dead_one(
     sync_redis.Redis.from_url(redis_server.url).flushdb()
     env = {"SENTRY_CLIENT_SECRET": SECRET, "REDIS_URL": redis_server.url,
            "RESPONDER_SPOOL_DIR": str(tmp_path / "spool"), "RESPONDER_LOG_LEVEL": "WARNING",
-           "RESPONDER_DASHBOARD_TOKEN": DASHBOARD_TOKEN}
+           "RESPONDER_DASHBOARD_TOKEN": DASHBOARD_TOKEN,
+           "RESPONDER_ENQUEUE_TIMEOUT_S": "10"}  # a busy machine's slow enqueue would spool: no record yet
     with gateway(env) as (_proc, url):
         browser.get(url + "/")
         wait = WebDriverWait(browser, 60)  # generous: the suite must pass on a busy machine
@@ -146,7 +147,8 @@ def test_dashboard_opens_an_issues_audit_trail_from_a_job_and_shows_shadow_playb
 
     sync_redis.Redis.from_url(redis_server.url).flushdb()
     env = {"SENTRY_CLIENT_SECRET": SECRET, "REDIS_URL": redis_server.url,
-           "RESPONDER_SPOOL_DIR": str(tmp_path / "spool"), "RESPONDER_LOG_LEVEL": "WARNING"}
+           "RESPONDER_SPOOL_DIR": str(tmp_path / "spool"), "RESPONDER_LOG_LEVEL": "WARNING",
+           "RESPONDER_ENQUEUE_TIMEOUT_S": "10"}  # a busy machine's slow enqueue would spool: no record yet
     with gateway(env) as (_proc, url):
         job_id = post(url, "issue.created")
         asyncio.run(seed_trail(redis_server.url, job_id, "1170820242"))

@@ -35,7 +35,8 @@ def issue_delivery(n: int) -> tuple[bytes, dict[str, str]]:
 
 def post_all(url: str, count: int, start: int = 0) -> list[tuple[str, float, dict[str, Any]]]:
     out = []
-    with httpx.Client(base_url=url, timeout=5.0) as client:
+    # a safety net: a spooled delivery is fsync'd twice, seconds on a busy disk (bench/ measures it)
+    with httpx.Client(base_url=url, timeout=30.0) as client:
         for n in range(start, start + count):
             body, headers = issue_delivery(n)
             began = time.perf_counter()
@@ -59,6 +60,7 @@ def wait_processed(redis_url: str, ids: list[str], timeout_s: float = 60.0) -> d
         time.sleep(0.2)
 
 
+@pytest.mark.timeout(240)  # 70 real deliveries, most of them spooled, through real processes
 def test_redis_stopped_mid_stream_loses_nothing(tmp_path: Path) -> None:
     server = EmbeddedRedis(data_dir=tmp_path / "redis").start()
     env = {"SENTRY_CLIENT_SECRET": SECRET, "REDIS_URL": server.url, "RESPONDER_SPOOL_DIR": str(tmp_path / "spool"),
@@ -85,6 +87,7 @@ def test_redis_stopped_mid_stream_loses_nothing(tmp_path: Path) -> None:
         server.close()
 
 
+@pytest.mark.timeout(180)
 def test_gateway_killed_while_the_spool_holds_deliveries(tmp_path: Path) -> None:
     server = EmbeddedRedis(data_dir=tmp_path / "redis").start()
     env = {"SENTRY_CLIENT_SECRET": SECRET, "REDIS_URL": server.url, "RESPONDER_SPOOL_DIR": str(tmp_path / "spool"),

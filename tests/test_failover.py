@@ -121,6 +121,14 @@ class Stream:
         return [s for s in list(self.sent) if 200 <= s.status < 300]
 
 
+def settled(store: sync_redis.Redis, gateway_urls: list[str]) -> bool:
+    """Nothing left that could still write back: the queue empty (deferred retries included), no
+    job in progress, both spools drained."""
+    if store.zcard(keys.QUEUE) or next(store.scan_iter(match="arq:in-progress:*", count=1000), None):
+        return False
+    return all(httpx.get(url + "/readyz", timeout=10).json()["spool_depth"] == 0 for url in gateway_urls)
+
+
 @dataclass
 class Replicated:
     primary: EmbeddedRedis
@@ -219,7 +227,9 @@ def test_primary_killed_mid_stream_loses_and_doubles_nothing(replicated: Replica
             acked_issues = {s.issue_id for s in acked}
             wait_until(lambda: all(st == b"succeeded" for st in states())
                        and acked_issues <= set(notes()), "every acknowledged delivery written back", 180)
-            time.sleep(1)  # a late duplicate write-back would show up now
+            # A late duplicate write-back could come only from a job still queued, running, or in a
+            # gateway's spool: wait until there is none, then count.
+            wait_until(lambda: settled(store, gateway_urls), "no job queued, running or spooled", 90)
             counts = notes()
             processed = sum(st == b"succeeded" for st in states())
             store.close()

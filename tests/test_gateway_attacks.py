@@ -27,7 +27,8 @@ def running(redis_server: EmbeddedRedis, tmp_path: Path) -> Iterator[tuple[str, 
     client = sync_redis.Redis.from_url(redis_server.url)
     client.flushdb()
     env = {"SENTRY_CLIENT_SECRET": SECRET, "REDIS_URL": redis_server.url,
-           "RESPONDER_SPOOL_DIR": str(tmp_path / "spool")}
+           "RESPONDER_SPOOL_DIR": str(tmp_path / "spool"),
+           "RESPONDER_ENQUEUE_TIMEOUT_S": "10"}  # a busy machine's slow enqueue would spool, not dedupe
     with gateway(env) as (_proc, url):
         yield url, client
     client.close()

@@ -61,7 +61,7 @@ def running(proc: Proc) -> bool:
 
 def readyz(url: str) -> tuple[int, dict[str, object]]:
     try:
-        response = httpx.get(url + "/readyz", timeout=5)
+        response = httpx.get(url + "/readyz", timeout=30)  # one answer is asserted: a safety net
     except httpx.HTTPError:
         return 0, {}
     return response.status_code, response.json()
@@ -104,7 +104,7 @@ def test_gateway_and_worker_ride_out_two_redis_restarts_under_a_stream(
 ) -> None:
     stack, server = outage_stack
     worker_url = f"http://127.0.0.1:{stack.env['RESPONDER_WORKER_METRICS_PORT']}"
-    issue_ids = clone_issues(stack, 400)
+    issue_ids = clone_issues(stack, 400)  # a run posts about 50: the stream never runs dry
     stream = Stream(stack, issue_ids)
     poster = threading.Thread(target=stream.run, daemon=True)
     w = worker(stack.env)
@@ -133,13 +133,14 @@ def test_gateway_and_worker_ride_out_two_redis_restarts_under_a_stream(
             print(f"stuck: {stuck}\n", w.log()[-20000:], stack.gateway_proc.log()[-5000:])
             raise
         # The dashboard shows the outage the worker rode out (reported with its next heartbeat).
-        wait_until(lambda: any(entry["last_redis_outage"] for entry in workers(stack)), timeout_s=30)
+        wait_until(lambda: any(entry["last_redis_outage"] for entry in workers(stack)), timeout_s=60)
         assert w.popen is not None and w.popen.poll() is None  # still running
     finally:
         stream.stopped.set()
         w.stop()
     log = w.log()
-    assert stream.refused == []
+    print(f"\nredis outage: {len(stream.taken)} deliveries taken, all written back once")  # shown with -s
+    assert stream.refused == [], stack.gateway_proc.log()[-5000:]
     assert_one_comment_each(stack, list(stream.taken.values()))
     assert len(log_events(log, "redis_unavailable")) == 2, log[-5000:]
     assert len(log_events(log, "redis_back")) == 2, log[-5000:]

@@ -132,6 +132,7 @@ def plant(payload: dict[str, Any]) -> None:
 
 
 @pytest.mark.chaos
+@pytest.mark.timeout(180)  # real processes start, run a job and report: longer than 60 s on a busy box
 def test_a_failed_job_arrives_in_sentry_scrubbed(reporting: tuple[str, str, dict[str, str]]) -> None:
     standin_url, gateway_url, env = reporting
     proc = worker(env)
@@ -152,6 +153,7 @@ def test_a_failed_job_arrives_in_sentry_scrubbed(reporting: tuple[str, str, dict
 
 
 @pytest.mark.chaos
+@pytest.mark.timeout(180)  # real processes start, run a job and report: longer than 60 s on a busy box
 def test_the_gateway_and_the_worker_send_transactions_with_spans(reporting: tuple[str, str, dict[str, str]]) -> None:
     standin_url, gateway_url, env = reporting
     proc = worker(env)
@@ -191,11 +193,12 @@ async def boom(request):
 assert init_self_reporting(load_settings(), "gateway")
 with TestClient(Starlette(routes=[Route("/boom", boom)]), raise_server_exceptions=False) as client:
     assert client.get("/boom").status_code == 500
-sentry_sdk.flush(timeout=10)
+sentry_sdk.flush(timeout=60)  # a safety net: on a busy box the post can take seconds
 """
 
 
 @pytest.mark.chaos
+@pytest.mark.timeout(180)  # real processes start, run a job and report: longer than 60 s on a busy box
 def test_an_unhandled_gateway_exception_arrives_scrubbed(tmp_path: Path) -> None:
     with standin() as standin_url:
         port = standin_url.rsplit(":", 1)[-1]

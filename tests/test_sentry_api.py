@@ -260,6 +260,7 @@ async def test_failing_sentry_is_a_502_without_secrets(api_rig: MakeRig) -> None
     assert DEMO_TOKEN not in failing.text
 
 
+@pytest.mark.timeout(240)  # 60 examples, a gateway app each: 41 s with the suite under cpu_load.sh
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(segment=st.text(min_size=1, max_size=40), value=st.text(max_size=60))
 async def test_random_paths_and_parameters_never_give_a_5xx(api_rig: MakeRig, segment: str, value: str) -> None:

@@ -24,7 +24,7 @@ from tests.processes import Proc, wait_http
 STALLED = 150
 DECLARED_BYTES = 1_000_000
 SENT_BYTES = 900_000
-BODY_TIMEOUT_S = 10
+BODY_TIMEOUT_S = 20  # the acknowledgement gets half of it: seconds to spare on a loaded two-core box
 BUFFER_BYTES = 16 * 1024 * 1024
 
 
@@ -85,7 +85,7 @@ async def test_stalled_uploads_neither_block_a_delivery_nor_stay_open(
         waits = [asyncio.create_task(closed_by_server(reader)) for reader, _ in stalled]
         while not all(w.done() for w in waits):
             peak_mb = max(peak_mb, rss_mb(proc.popen.pid))
-            assert time.monotonic() - opened_at < 30, "stalled uploads still open after 30 s"
+            assert time.monotonic() - opened_at < BODY_TIMEOUT_S + 40, "stalled uploads still open long past their deadline"
             await asyncio.sleep(0.2)
         answers = [w.result() for w in waits]
         statuses = sorted({a.split(b" ", 2)[1].decode() for a in answers if a.startswith(b"HTTP/1.1 ")})
