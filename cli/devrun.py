@@ -57,11 +57,17 @@ class DemoFailed(Exception):
     """The demo could not post or follow its deliveries: one line, no traceback."""
 
 
+def _error(console: Console, exc: Exception) -> None:
+    """The message as written: a child's log lines may hold `[` and `]`, which are not markup."""
+    console.print("[red]error:[/] ", end="")
+    console.print(str(exc), markup=False, highlight=False)
+
+
 def run_dev(port: int, demo: bool, exit_after_demo: bool, console: Console) -> int:
     try:
         check_port_free(port)
     except PortInUse as exc:
-        console.print(f"[red]error:[/] {exc}")
+        _error(console, exc)
         return 2
     previous = {sig: signal.signal(sig, _stop) for sig in STOP_SIGNALS}
     try:
@@ -70,7 +76,7 @@ def run_dev(port: int, demo: bool, exit_after_demo: bool, console: Console) -> i
         console.print("stopped.")
         return 0
     except (NotReady, DemoFailed) as exc:
-        console.print(f"[red]error:[/] {exc}")
+        _error(console, exc)
         return 1
     finally:
         for sig, handler in previous.items():

@@ -105,7 +105,11 @@ class EmbeddedRedis:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def __enter__(self) -> EmbeddedRedis:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:  # `__exit__` never runs when `__enter__` raises: the data dir would stay
+            self.close()
+            raise
 
     def __exit__(self, *_exc: object) -> None:
         self.close()

@@ -42,10 +42,12 @@ stamp=".venv/.installed${extra:+-$extra}"
 # A pip configuration may list local index directories that hold only some packages; pip then
 # warns "Location '…' is ignored: it is neither a file nor a directory" once per package and finds
 # it elsewhere (the lock's hashes check what it finds). Only those lines are dropped: every other
-# line pip writes, and its exit status, pass through.
+# line pip writes passes through, in order, before the function returns, and with pipefail its
+# exit status is pip's.
 pip_install() {
-  .venv/bin/python -m pip install -q --disable-pip-version-check "$@" \
-    2> >(grep -v -E "^WARNING: Location '[^']*' is ignored: it is neither a file nor a directory\.$" >&2)
+  { .venv/bin/python -m pip install -q --disable-pip-version-check "$@" 2>&1 1>&3 3>&- \
+      | { grep -v -E "^WARNING: Location '[^']*' is ignored: it is neither a file nor a directory\.$" || true; } >&2
+  } 3>&1
 }
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$lock" -nt "$stamp" ]; then
   pip_install --upgrade pip >/dev/null

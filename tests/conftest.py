@@ -69,3 +69,12 @@ async def client_for(
         await client.aclose()
         await lifespan.__aexit__(None, None, None)
 from tests.sentry_api_helpers import api_rig  # noqa: E402, F401  (the read/act API tests' gateway + stand-in)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The real processes' log files go with a green run; a red one keeps them to read."""
+    if exitstatus == 0:
+        from tests.processes import LOGS
+
+        for log in LOGS:
+            log.unlink(missing_ok=True)

@@ -9,13 +9,18 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 from devtools.processes import CONFIG_PREFIXES, Child, free_port, temp_log, wait_http
+
+LOGS: list[Path] = []  # this session's log files: removed at its end when every test passed (conftest)
 
 
 class Proc(Child):
     def __init__(self, args: list[str], env: Mapping[str, str]) -> None:
-        super().__init__([sys.executable, *args], env, output=temp_log("responder-proc-"), strip_env=CONFIG_PREFIXES)
+        log = temp_log("responder-proc-")
+        LOGS.append(log)
+        super().__init__([sys.executable, *args], env, output=log, strip_env=CONFIG_PREFIXES)
 
 
 @contextlib.contextmanager

@@ -45,7 +45,8 @@ def browser() -> Iterator[webdriver.Chrome]:
 
 def post(url: str, name: str) -> str:
     body, headers = delivery(name)
-    response = httpx.post(url + "/webhooks/sentry", content=body, headers=headers, timeout=5)
+    # 30 s is a safety net above the gateway's 10 s enqueue budget, not a latency check
+    response = httpx.post(url + "/webhooks/sentry", content=body, headers=headers, timeout=30)
     assert response.status_code == 202, response.text
     return headers["Request-ID"]
 

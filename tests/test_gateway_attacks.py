@@ -35,7 +35,8 @@ def running(redis_server: EmbeddedRedis, tmp_path: Path) -> Iterator[tuple[str, 
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
-    return httpx.post(url + "/webhooks/sentry", content=body, headers=headers, timeout=10)
+    # 30 s: a safety net above the gateway's 10 s enqueue budget, not a latency check
+    return httpx.post(url + "/webhooks/sentry", content=body, headers=headers, timeout=30)
 
 
 def big_issue(size_bytes: int = 200_000) -> bytes:

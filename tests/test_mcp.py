@@ -135,3 +135,20 @@ async def test_stdio_server_as_a_real_process(redis_server: EmbeddedRedis) -> No
             assert detail["stacktrace"]["platform"] == "java"
             refused = await client.call_tool("act_on_issue", {"issue_id": "4002", "actions": {"resolve": True}})
             assert refused.is_error  # support-bot is read-only
+
+
+async def test_a_failure_nothing_expected_counts_as_5xx(api_rig: MakeRig, monkeypatch: Any) -> None:
+    rig = await api_rig()
+    api = api_of(rig)
+    assert api.service is not None
+
+    async def broken() -> None:
+        raise RuntimeError("a bug, not a refusal")
+
+    monkeypatch.setattr(api.service, "projects", broken)
+    async with Client(build_mcp(api, local=LOCAL)) as client:
+        assert (await client.call_tool("list_projects", {})).is_error
+    assert api.metrics is not None
+    calls = api.metrics.registry.get_sample_value
+    assert calls("responder_api_calls_total", {"surface": "mcp", "route": "list_projects", "status_class": "5xx"}) == 1
+    assert calls("responder_api_calls_total", {"surface": "mcp", "route": "list_projects", "status_class": "2xx"}) is None

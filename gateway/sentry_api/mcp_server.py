@@ -101,6 +101,9 @@ def build_mcp(api: SentryApi, local: ServiceToken | None = None) -> MCPServer:
         except (RedisError, OSError, TimeoutError):
             status, http_status = "store_unavailable", 503
             raise ToolError("store_unavailable: Redis (budget, cache, job store) is unreachable") from None
+        except BaseException:
+            status, http_status = "error", 500  # a failure nothing above expected is not a success
+            raise
         finally:
             log.info("mcp_call", token=name, tool=tool, status=status,
                      duration_ms=round((time.perf_counter() - started) * 1000, 1))
