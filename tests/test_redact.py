@@ -137,6 +137,7 @@ def test_a_url_without_credentials_is_kept() -> None:
         ("password is abc.defg1234", "defg1234"),
         ('{"note": "password is a/0000000000"}', "0000000000"),
         ("password: hunter2", "hunter2"),
+        ("https://x.blob.core.windows.net/c?sv=1&amp;sig=Zx9kLm%2BQwAbCdEfGhIjKl%3D", "Zx9kLm%2BQw"),
     ],
 )
 def test_shapes_from_the_last_review_are_removed(text: str, gone: str) -> None:
@@ -155,6 +156,8 @@ def test_shapes_from_the_last_review_are_removed(text: str, gone: str) -> None:
         "Ask the task runner: each stack, React SKIP, ACCESS denied, the pinned version",
         "signature sig=short; EAAB is short; dapi docs; ya29. and 1//0 alone",
         "SKU-0123456789abcdef0123456789abcdef and ACCOUNT 0123456789abcdef0123456789abcdef",
+        # `sig=` as a keyword argument, not a query parameter
+        "verify(sig=signature_bytes_here_long)", "hmac.check(payload, sig=computed_signature_value)",
     ],
 )
 def test_ordinary_words_ids_shas_and_uuids_are_kept(text: str) -> None:

@@ -115,8 +115,9 @@ RULES: tuple[Rule, ...] = (
          ("sq0atp-", "sq0csp-", "lin_api_", "lin_oauth_", "dapi", "ya29.", "1//0", "eaa"), word_start=True),
     # Twilio API key and account SIDs: exactly 32 lower-case hex after the prefix, nothing glued on
     Rule(r"(?:SK|AC)[0-9a-f]{32}(?![0-9A-Za-z])", ("sk", "ac"), word_start=True),
-    # Azure shared access signatures: the `sig=` query parameter of a SAS URL
-    Rule(r"(?<![a-z0-9_])sig=(?P<s>[a-z0-9%+/=_\-]{16,})", ("sig=",), lower=True),
+    # Azure shared access signatures: the `sig=` query parameter of a SAS URL (after `?`, `&` or
+    # `;` as in `&amp;`: `verify(sig=signature_bytes)` is code)
+    Rule(r"(?<=[?&;])sig=(?P<s>[a-z0-9%+/=_\-]{16,})", ("sig=",), lower=True),
     # Slack and Discord incoming-webhook URLs: whoever has one can post as the integration
     Rule(r"hooks\.slack\.com/services/(?P<s>[A-Za-z0-9/]{20,})|discord(?:app)?\.com/api/webhooks/(?P<s2>[0-9]+/[A-Za-z0-9_\-]+)",
          ("hooks.slack.com/", "discord.com/api/webhooks/", "discordapp.com/api/webhooks/")),
