@@ -297,9 +297,12 @@ SHAPES: dict[str, st.SearchStrategy[tuple[str, str]]] = {
     "databricks": _token("dapi", "0123456789abcdef", 32),
     "google oauth": st.sampled_from(["ya29.", "1//0"]).flatmap(lambda p: _token(p, B64URL, 40, 160)),
     "facebook": st.sampled_from(["EAAB", "EAAG", "EAA"]).flatmap(lambda p: _token(p, ALNUM, 40, 200)),
-    "short key names": st.tuples(st.sampled_from(["/maps?key={v}", "?key={v}&page=2", "otp={v}", "OTP: {v}", "pin: {v}",
-                                                  "pin={v}", '"pin": "{v}"', '"otp": "{v}"']),
+    "short key names": st.tuples(st.sampled_from(["/maps?key={v}", "?key={v}&page=2"]),
                                  _text(SAFE, 12, 40)).map(lambda t: (t[0].format(v=t[1]), t[1])),
+    # an OTP or PIN is digits (redact.py keeps `PIN: required`)
+    "otp and pin": st.tuples(st.sampled_from(["otp={v}", "OTP: {v}", "pin: {v}", "pin={v}", '"pin": "{v}"',
+                                              '"otp": "{v}"']),
+                             _text(string.digits, 4, 12)).map(lambda t: (t[0].format(v=t[1]), t[1])),
     "password in words": st.tuples(st.sampled_from(["password is {v}", "the Password was {v}", 'password is "{v}"']),
                                    _text(SAFE, 11, 39), st.sampled_from(string.digits)).map(
         lambda t: (t[0].format(v=t[1] + t[2]), t[1] + t[2])),
@@ -533,6 +536,7 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "google oauth": ("1//0gAbCdEfGhIjKlMnOpQrStUvWxYz0123456789",) * 2,
     "facebook": ("EAABwzLixnjYBAAbCdEfGhIjKlMnOpQrStUvWxYz0123456789",) * 2,
     "short key names": ("?key=AIzaNotQuiteAKey1234567&page=2", "AIzaNotQuiteAKey1234567"),
+    "otp and pin": ("OTP: 93827104", "93827104"),
     "password in words": ("the password is Summer2026!", "Summer2026!"),
 }
 

@@ -138,6 +138,8 @@ def test_a_url_without_credentials_is_kept() -> None:
         ('{"note": "password is a/0000000000"}', "0000000000"),
         ("password: hunter2", "hunter2"),
         ("https://x.blob.core.windows.net/c?sv=1&amp;sig=Zx9kLm%2BQwAbCdEfGhIjKl%3D", "Zx9kLm%2BQw"),
+        ("otp: 123-456", "123-456"),
+        ("pin=a1b2c3d4", "a1b2c3d4"),
     ],
 )
 def test_shapes_from_the_last_review_are_removed(text: str, gone: str) -> None:
@@ -158,6 +160,8 @@ def test_shapes_from_the_last_review_are_removed(text: str, gone: str) -> None:
         "SKU-0123456789abcdef0123456789abcdef and ACCOUNT 0123456789abcdef0123456789abcdef",
         # `sig=` as a keyword argument, not a query parameter
         "verify(sig=signature_bytes_here_long)", "hmac.check(payload, sig=computed_signature_value)",
+        # otp/pin whose value is not digits
+        "PIN: required", "otp: disabled", "pin: requests==2.31.0", "otp=enabled_for_admins",
     ],
 )
 def test_ordinary_words_ids_shas_and_uuids_are_kept(text: str) -> None:

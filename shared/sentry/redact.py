@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 MASK = "[redacted]"
@@ -29,7 +30,8 @@ class Rule:
 
     `starts`: lower-case substrings a match begins with; the pattern is then tried only where one
     occurs (found by `str.find`), never at every position of the text. `needles`: substrings one
-    of which must occur for a scanning rule to run at all.
+    of which must occur for a scanning rule to run at all. `accept`: when set, a found value is a
+    secret only if it says so (for rules whose context alone is weak evidence).
     """
 
     pattern: str
@@ -38,6 +40,7 @@ class Rule:
     lower: bool = False  # match the lower-cased text (the pattern is written in lower case)
     word_start: bool = False  # not when glued to a letter or digit before it
     flags: int = 0
+    accept: Callable[[str], bool] | None = None
     compiled: re.Pattern[str] = field(init=False, repr=False)
     folded: re.Pattern[str] = field(init=False, repr=False)
 
@@ -60,7 +63,7 @@ class Rule:
                 continue
             names = [n for n in match.re.groupindex if n.startswith("s") and match.start(n) >= 0]
             out += [match.span(n) for n in names] if match.re.groupindex else [match.span()]
-        return [s for s in out if s[1] > s[0]]
+        return [s for s in out if s[1] > s[0] and (self.accept is None or self.accept(text[s[0] : s[1]]))]
 
     def _at_starts(self, source: str, lower: str) -> list[re.Match[str]]:
         positions: set[int] = set()
@@ -88,6 +91,14 @@ _VALUE = (
     r"""(?:\\+"(?P<s1>.*?)\\+"|"(?P<s2>(?:[^"\\\n]|\\.)*)"|'(?P<s3>[^'\n]*)'"""
     r"""|(?!(?:null|true|false)\b)(?P<s4>(?:[^\s"',;&}*`\\]|\\(?!"))(?:[^\s"',;&}*`\\]|\\(?!")){2,}))"""
 )
+
+
+def _looks_like_code(value: str) -> bool:
+    """An OTP or PIN is digits (a backup code mixes in letters): at least four digits, making
+    at least half the value. `PIN: required` and `pin: requests==2.31.0` are kept."""
+    digits = sum(c.isdigit() for c in value)
+    return digits >= 4 and 2 * digits >= len(value)
+
 
 RULES: tuple[Rule, ...] = (
     # PEM private keys, whole blocks (to the end of the text when the block is cut short)
@@ -137,10 +148,11 @@ RULES: tuple[Rule, ...] = (
     # key=value, key: value, "key": "value", \"key\": \"value\", key => value
     Rule(_SECRET_NAME + r"""[a-z0-9_\-]*\\*["']?\s*(?:=>|[:=])\s*""" + _VALUE, _SECRET_WORDS, lower=True),
     # short names too common inside other words to join the list above: `key=` only as a query
-    # parameter (`"key": …` is how Sentry names a tag, `key={item.id}` and `key=lambda` are code),
-    # `otp` and `pin` taken whole, with `=` or `:`
-    Rule(r"""(?:(?<=[?&])key=|(?<![a-z0-9_.\-])(?:otp|pin)\\*["']?\s*[:=])\s*""" + _VALUE,
-         needles=("key=", "otp", "pin"), lower=True),
+    # parameter (`"key": …` is how Sentry names a tag, `key={item.id}` and `key=lambda` are code)
+    Rule(r"""(?<=[?&])key=\s*""" + _VALUE, needles=("key=",), lower=True),
+    # `otp` and `pin` taken whole, with `=` or `:`, when the value is digits (_looks_like_code)
+    Rule(r"""(?<![a-z0-9_.\-])(?:otp|pin)\\*["']?\s*[:=]\s*""" + _VALUE, needles=("otp", "pin"), lower=True,
+         accept=_looks_like_code),
     # a password in words: "the password is X", unless X is a plain lower-case word ("is incorrect")
     Rule(r"""(?i:password|passwd|passphrase)\s+(?i:is|was)\s+(?:\\+"(?P<s1>.*?)\\+"|"""
          r""""(?P<s2>[^"\n]+)"|'(?P<s3>[^'\n]+)'|(?![a-z]{1,15}[.,;:!?)]*(?:[\s"'`\\]|$))(?P<s4>[^\s"',;`\\]{3,}))""",
