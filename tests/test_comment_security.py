@@ -40,7 +40,7 @@ from tests.test_chaos import Stack, stack  # noqa: F401 (the running stack, a fi
 from worker.analysis.base import AnalysisContext, Finding
 from worker.analysis.registry import default_registry, run_handlers
 from worker.comment import render_comment
-from worker.markdown import code, escape_md, md
+from worker.markdown import code, escape_md, md, redact_markdown
 from worker.plan import build_plan
 from worker.rules import Rules
 
@@ -209,6 +209,16 @@ def test_redaction_runs_before_escaping() -> None:
         assert "\\[redacted\\]" in text
         for part in secret.replace("Bearer ", "").split("=")[-1:]:
             assert part not in text and part.replace("_", "\\_") not in text
+
+
+def test_source_lines_about_passwords_reach_the_comment_whole() -> None:
+    """A top frame's source line is shown through `code`: code that names a password is no secret,
+    a password in words is."""
+    for line in ("if password is None:", "while password is True:", "if user.password is old_password:",
+                 "verify(sig=signature_bytes_here_long)", "pin: requests==2.31.0"):
+        assert code(line) == f"`{line}`"
+        assert redact_markdown(md(line)) == md(line)
+    assert "hunter22" not in code("password is: hunter22") + md("password is: hunter22")
 
 
 def test_classification_evidence_quotes_no_piece_of_a_secret() -> None:

@@ -93,6 +93,16 @@ _VALUE = (
 )
 
 
+def _looks_like_password(value: str) -> bool:
+    """A value named only by words around it ("the password is X") is a secret when it looks
+    like one: six characters or more holding a digit or a symbol. Words (`incorrect`, `Required`),
+    literals (`None`, `null`, `undefined`), identifiers and attributes (`old_password`,
+    `TOO_SHORT`, `not-set`, `user.password`) hold only letters, `_`, `-`, `.` and are kept, as are
+    they with a sentence's closing punctuation (`wrong!`)."""
+    core = value.rstrip(".!?)")
+    return len(core) >= 6 and any(c.isdigit() or not (c.isalpha() or c in "_-. ") for c in core)
+
+
 def _looks_like_code(value: str) -> bool:
     """An OTP or PIN is digits (a backup code mixes in letters): at least four digits, making
     at least half the value. `PIN: required` and `pin: requests==2.31.0` are kept."""
@@ -153,10 +163,11 @@ RULES: tuple[Rule, ...] = (
     # `otp` and `pin` taken whole, with `=` or `:`, when the value is digits (_looks_like_code)
     Rule(r"""(?<![a-z0-9_.\-])(?:otp|pin)\\*["']?\s*[:=]\s*""" + _VALUE, needles=("otp", "pin"), lower=True,
          accept=_looks_like_code),
-    # a password in words: "the password is X", unless X is a plain lower-case word ("is incorrect")
-    Rule(r"""(?i:password|passwd|passphrase)\s+(?i:is|was)\s+(?:\\+"(?P<s1>.*?)\\+"|"""
-         r""""(?P<s2>[^"\n]+)"|'(?P<s3>[^'\n]+)'|(?![a-z]{1,15}[.,;:!?)]*(?:[\s"'`\\]|$))(?P<s4>[^\s"',;`\\]{3,}))""",
-         ("password", "passwd", "passphrase"), needles=("pass",)),
+    # a password in words: "the password is X", "password was: X", when X looks like a password
+    # (_looks_like_password); a bare value never ends with `:` (`if password is None:`)
+    Rule(r"""(?i:password|passwd|passphrase)\s+(?i:is|was)(?::\s*|\s+)(?:\\+"(?P<s1>.*?)\\+"|"""
+         r""""(?P<s2>[^"\n]+)"|'(?P<s3>[^'\n]+)'|(?P<s4>[^\s"',;`\\]*[^\s"',;:`\\]))""",
+         ("password", "passwd", "passphrase"), needles=("pass",), accept=_looks_like_password),
     # long opaque hex strings (64+ characters: keys, not the 40 of a commit in a release name)
     Rule(r"\b[0-9a-fA-F]{64,}\b"),
 )
