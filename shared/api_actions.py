@@ -24,11 +24,14 @@ MAX_COMMENT_CHARS = 10_000
 
 
 # Sentry's bounds (src/sentry/api/helpers/group_index/validators/status_details.py): the windows
-# are IntegerFields with max_value 7*24*60; the counts and the duration are plain IntegerFields whose
-# values land in Postgres integer columns (GroupSnooze's BoundedPositiveIntegerField), so anything
-# above 2**31 - 1 fails there with a 500. Refusing it here is a clear 422 instead.
+# are IntegerFields with max_value 7*24*60 (a 400 beyond). The counts are plain IntegerFields whose
+# values land in Postgres integer columns (GroupSnooze's), so above 2**31 - 1 Sentry fails with a
+# 500. The duration is no column: `update_groups` adds `timedelta(minutes=...)` to now, which
+# Sentry takes up to datetime's year 9999 (about 4.2e9 minutes from 2026) and fails with a 500
+# (OverflowError) beyond. Our choice: the same 2**31 - 1 for minutes, about 4,000 years, far
+# below that overflow and a bound that does not move with the clock. Beyond these, a clear 422.
 MAX_IGNORE_WINDOW_MIN = 7 * 24 * 60
-MAX_SENTRY_INT = 2**31 - 1
+MAX_SENTRY_INT = 2**31 - 1  # counts: Sentry's column; minutes: our bound below its datetime's
 
 
 class IgnoreSpec(BaseModel):

@@ -1,8 +1,11 @@
 """Sentry's error bodies, in one place: `{"detail": ...}` for most refusals, DRF's per-field
-lists (`{"assignedTo": ["..."]}`, nested for `statusDetails`) for a serializer's."""
+lists (`{"assignedTo": ["..."]}`, nested for `statusDetails`) for a serializer's, and
+`{"detail": "Internal Error", "errorId": ...}` where Sentry itself fails (its
+`Endpoint.handle_exception`: the id is the event its SDK recorded of the crash)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from starlette.responses import JSONResponse
@@ -32,3 +35,11 @@ class Invalid(Exception):
     @classmethod
     def on(cls, name: str, message: str) -> Invalid:
         return cls({name: [message]})
+
+
+def internal_error() -> JSONResponse:
+    return JSONResponse({"detail": "Internal Error", "errorId": uuid.uuid4().hex}, status_code=500)
+
+
+class ServerError(Exception):
+    """Where Sentry's own code fails on what its serializer let through (a 500, not a 400)."""

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from standin.errors import Invalid, detail, field_errors, not_found
+from standin.errors import Invalid, ServerError, detail, field_errors, internal_error, not_found
 from standin.state import StandinState
 
 log = structlog.get_logger("standin")
@@ -105,6 +105,8 @@ def api(state: StandinState, endpoint: str, handler: Handler) -> Endpoint:
                 response = await handler(request, checked)
             except Invalid as exc:
                 response = field_errors(exc.errors)
+            except ServerError:
+                response = internal_error()
         record(state, request, endpoint, response.status_code)
         return response
 

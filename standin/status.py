@@ -9,9 +9,10 @@ is a bug in the caller either way, and a silent drop would hide it.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from standin.errors import Invalid
+from standin.errors import Invalid, ServerError
 from standin.state import StandinState
 
 STATUSES = ("resolved", "resolvedInNextRelease", "unresolved", "ignored")
@@ -19,9 +20,12 @@ SUBSTATUSES = ("archived_until_escalating", "archived_until_condition_met", "arc
                "escalating", "ongoing", "regressed", "new")
 IGNORE_KEYS = ("ignoreDuration", "ignoreCount", "ignoreWindow", "ignoreUserCount", "ignoreUserWindow")
 DETAIL_KEYS = ("inRelease", "inNextRelease", "inUpcomingRelease", "inCommit", *IGNORE_KEYS)
+# Sentry's serializer (src/sentry/api/helpers/group_index/validators/status_details.py) bounds only
+# the windows (400 in DRF's words beyond a week). Counts and the duration are plain IntegerFields:
+# a count above 2**31 - 1 fails in GroupSnooze's Postgres integer column, and `update_groups`
+# computes `now + timedelta(minutes=ignoreDuration)`, which overflows past datetime's year 9999
+# (about 4.2e9 minutes from 2026); both are 500s, answered here as Sentry answers them.
 MAX_WINDOW_MIN = 7 * 24 * 60
-# Sentry's serializer passes larger counts and durations on, and its integer columns then fail with a
-# 500; the stand-in refuses them in the serializer's words instead, so a caller's bug shows as a 400.
 MAX_INT = 2**31 - 1
 NO_RELEASE = "No release data present in the system to form a basis for 'Next Release'"
 
@@ -46,11 +50,21 @@ def _ignore_values(details: dict[str, Any]) -> dict[str, int]:
             raise _details_error(key, "A valid integer is required.")
         if value <= 0:
             raise _details_error(key, "Ensure this value is greater than or equal to 1.")
-        limit = MAX_WINDOW_MIN if key.endswith("Window") else MAX_INT
-        if value > limit:
-            raise _details_error(key, f"Ensure this value is less than or equal to {limit}.")
+        if key.endswith("Window") and value > MAX_WINDOW_MIN:
+            raise _details_error(key, f"Ensure this value is less than or equal to {MAX_WINDOW_MIN}.")
         out[key] = value
     return out
+
+
+def _snooze_fits(ignore: dict[str, int]) -> None:
+    """What Sentry's snooze can store, checked where Sentry fails: after the serializer."""
+    if any(ignore.get(key, 0) > MAX_INT for key in ("ignoreCount", "ignoreUserCount")):
+        raise ServerError("integer out of range")  # Postgres: NumericValueOutOfRange
+    if "ignoreDuration" in ignore:
+        try:
+            datetime.now(UTC) + timedelta(minutes=ignore["ignoreDuration"])
+        except OverflowError:
+            raise ServerError("date value out of range") from None
 
 
 def _releases(state: StandinState, issue: dict[str, Any]) -> list[str]:
@@ -107,6 +121,7 @@ def status_change(state: StandinState, issue: dict[str, Any], body: dict[str, An
     if status == "ignored":
         if substatus is not None and not substatus.startswith("archived_"):
             raise Invalid.on("substatus", "Invalid substatus for an ignored issue.")
+        _snooze_fits(ignore)
         archived = substatus or ("archived_until_condition_met" if ignore else "archived_forever")
         return {"status": "ignored", "substatus": archived, "statusDetails": ignore | {"actor": actor}}
     if substatus is not None and substatus.startswith("archived_"):

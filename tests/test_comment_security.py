@@ -40,7 +40,7 @@ from tests.test_chaos import Stack, stack  # noqa: F401 (the running stack, a fi
 from worker.analysis.base import AnalysisContext, Finding
 from worker.analysis.registry import default_registry, run_handlers
 from worker.comment import render_comment
-from worker.markdown import code, escape_md, md
+from worker.markdown import code, escape_md, md, redact_markdown
 from worker.plan import build_plan
 from worker.rules import Rules
 
@@ -211,6 +211,16 @@ def test_redaction_runs_before_escaping() -> None:
             assert part not in text and part.replace("_", "\\_") not in text
 
 
+def test_source_lines_about_passwords_reach_the_comment_whole() -> None:
+    """A top frame's source line is shown through `code`: code that names a password is no secret,
+    a password in words is."""
+    for line in ("if password is None:", "while password is True:", "if user.password is old_password:",
+                 "verify(sig=signature_bytes_here_long)", "pin: requests==2.31.0"):
+        assert code(line) == f"`{line}`"
+        assert redact_markdown(md(line)) == md(line)
+    assert "hunter22" not in code("password is: hunter22") + md("password is: hunter22")
+
+
 def test_classification_evidence_quotes_no_piece_of_a_secret() -> None:
     """Evidence quotes the part of a message a pattern matched: cut from its key, a secret's value
     would no longer look like one, so messages are redacted before they are matched."""
@@ -297,9 +307,12 @@ SHAPES: dict[str, st.SearchStrategy[tuple[str, str]]] = {
     "databricks": _token("dapi", "0123456789abcdef", 32),
     "google oauth": st.sampled_from(["ya29.", "1//0"]).flatmap(lambda p: _token(p, B64URL, 40, 160)),
     "facebook": st.sampled_from(["EAAB", "EAAG", "EAA"]).flatmap(lambda p: _token(p, ALNUM, 40, 200)),
-    "short key names": st.tuples(st.sampled_from(["/maps?key={v}", "?key={v}&page=2", "otp={v}", "OTP: {v}", "pin: {v}",
-                                                  "pin={v}", '"pin": "{v}"', '"otp": "{v}"']),
+    "short key names": st.tuples(st.sampled_from(["/maps?key={v}", "?key={v}&page=2"]),
                                  _text(SAFE, 12, 40)).map(lambda t: (t[0].format(v=t[1]), t[1])),
+    # an OTP or PIN is digits (redact.py keeps `PIN: required`)
+    "otp and pin": st.tuples(st.sampled_from(["otp={v}", "OTP: {v}", "pin: {v}", "pin={v}", '"pin": "{v}"',
+                                              '"otp": "{v}"']),
+                             _text(string.digits, 4, 12)).map(lambda t: (t[0].format(v=t[1]), t[1])),
     "password in words": st.tuples(st.sampled_from(["password is {v}", "the Password was {v}", 'password is "{v}"']),
                                    _text(SAFE, 11, 39), st.sampled_from(string.digits)).map(
         lambda t: (t[0].format(v=t[1] + t[2]), t[1] + t[2])),
@@ -533,6 +546,7 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "google oauth": ("1//0gAbCdEfGhIjKlMnOpQrStUvWxYz0123456789",) * 2,
     "facebook": ("EAABwzLixnjYBAAbCdEfGhIjKlMnOpQrStUvWxYz0123456789",) * 2,
     "short key names": ("?key=AIzaNotQuiteAKey1234567&page=2", "AIzaNotQuiteAKey1234567"),
+    "otp and pin": ("OTP: 93827104", "93827104"),
     "password in words": ("the password is Summer2026!", "Summer2026!"),
 }
 

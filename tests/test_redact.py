@@ -137,6 +137,13 @@ def test_a_url_without_credentials_is_kept() -> None:
         ("password is abc.defg1234", "defg1234"),
         ('{"note": "password is a/0000000000"}', "0000000000"),
         ("password: hunter2", "hunter2"),
+        ("password is: hunter2", "hunter2"),
+        ("the password was:Tr0ub4dor&3", "Tr0ub4dor"),
+        ("PASSWORD IS 'Summer2026!'", "Summer2026!"),
+        ("password is hunter22:", "hunter22"),
+        ("https://x.blob.core.windows.net/c?sv=1&amp;sig=Zx9kLm%2BQwAbCdEfGhIjKl%3D", "Zx9kLm%2BQw"),
+        ("otp: 123-456", "123-456"),
+        ("pin=a1b2c3d4", "a1b2c3d4"),
     ],
 )
 def test_shapes_from_the_last_review_are_removed(text: str, gone: str) -> None:
@@ -155,6 +162,15 @@ def test_shapes_from_the_last_review_are_removed(text: str, gone: str) -> None:
         "Ask the task runner: each stack, React SKIP, ACCESS denied, the pinned version",
         "signature sig=short; EAAB is short; dapi docs; ya29. and 1//0 alone",
         "SKU-0123456789abcdef0123456789abcdef and ACCOUNT 0123456789abcdef0123456789abcdef",
+        # code and messages about passwords (a top frame's source line reaches the comment)
+        "if password is None:", "while password is True:", "if user.password is old_password:",
+        "if password is not None: return", "password is null; password is undefined; password is nil",
+        "Password is Required", "Password is Invalid.", "password is TOO_SHORT", "password is not-set",
+        "the password is 'incorrect'", 'the password was "EXPIRED"', "PASSWORD IS EMPTY", "password is NULL",
+        # `sig=` as a keyword argument, not a query parameter
+        "verify(sig=signature_bytes_here_long)", "hmac.check(payload, sig=computed_signature_value)",
+        # otp/pin whose value is not digits
+        "PIN: required", "otp: disabled", "pin: requests==2.31.0", "otp=enabled_for_admins",
     ],
 )
 def test_ordinary_words_ids_shas_and_uuids_are_kept(text: str) -> None:

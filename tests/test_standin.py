@@ -4,6 +4,7 @@ issue 20 is caught here by the stand-in, through the real client where the clien
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ import pytest
 
 from shared.sentry.client import SentryClient, next_cursor
 from shared.sentry.errors import SentryAuthError, SentryClientError, SentryNotFound, SentryServerError
+from shared.sentry.models import StatusDetails
 from standin.app import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_TOKEN, create_standin, seed
 from standin.state import StandinState, organization_seed
 
@@ -139,18 +141,45 @@ async def test_status_values_and_details_are_validated(standin: httpx.ASGITransp
     assert bad.status_code == 400 and bad.json() == {"status": ['"closed" is not a valid choice.']}
     bad = await raw(standin, "PUT", path, {"status": "ignored", "statusDetails": {"ignoreWindow": 20000, "ignoreCount": 5}})
     assert bad.json() == {"statusDetails": {"ignoreWindow": ["Ensure this value is less than or equal to 10080."]}}
-    for key in ("ignoreDuration", "ignoreCount", "ignoreUserCount"):  # Postgres integer columns behind them
-        bad = await raw(standin, "PUT", path, {"status": "ignored", "statusDetails": {key: 2**31}})
-        assert bad.status_code == 400
-        assert bad.json() == {"statusDetails": {key: ["Ensure this value is less than or equal to 2147483647."]}}
-    bad = await raw(standin, "PUT", path, {"status": "ignored", "statusDetails": {"ignoreDuration": 10**30}})
-    assert bad.status_code == 400 and "ignoreDuration" in bad.json()["statusDetails"]
+    bad = await raw(standin, "PUT", path, {"status": "ignored", "statusDetails": {"ignoreUserWindow": 10081,
+                                                                                  "ignoreUserCount": 3}})
+    assert bad.json() == {"statusDetails": {"ignoreUserWindow": ["Ensure this value is less than or equal to 10080."]}}
+    bad = await raw(standin, "PUT", path, {"status": "ignored", "statusDetails": {"ignoreCount": 0}})
+    assert bad.json() == {"statusDetails": {"ignoreCount": ["Ensure this value is greater than or equal to 1."]}}
     bad = await raw(standin, "PUT", path, {"status": "resolved", "statusDetails": {"in_next_release": True}})
     assert bad.status_code == 400 and "in_next_release" in bad.json()["statusDetails"]
     bad = await raw(standin, "PUT", path, {"status": "resolved", "statusDetails": {"inRelease": "backend@9"}})
     assert bad.json() == {"statusDetails": {"inRelease": ["Unable to find a release with the given version."]}}
     bad = await raw(standin, "PUT", path, "not an object")
     assert bad.status_code == 400
+
+
+async def test_ignore_values_sentry_cannot_store_fail_as_sentry_fails(standin: httpx.ASGITransport) -> None:
+    """Sentry's serializer passes counts and durations unbounded: a count beyond the Postgres
+    integer column and a duration past datetime's year 9999 are 500s with Sentry's body."""
+    path = ISSUE + "4001/"
+    for details in ({"ignoreCount": 2**31}, {"ignoreUserCount": 2**31, "ignoreUserWindow": 60},
+                    {"ignoreDuration": 10**30}, {"ignoreDuration": 5_000_000_000}):
+        bad = await raw(standin, "PUT", path, {"status": "ignored", "statusDetails": details})
+        assert bad.status_code == 500, details
+        body = bad.json()
+        assert body["detail"] == "Internal Error" and re.fullmatch(r"[0-9a-f]{32}", body["errorId"]), body
+    assert (await client(standin).get_issue("4001")).status == "unresolved"
+    slept: list[float] = []
+
+    async def sleep(s: float) -> None:
+        slept.append(s)
+
+    sentry = client(standin, sleep=sleep, max_attempts=2)  # a 5xx to the client: transient, retried, then raised
+    with pytest.raises(SentryServerError) as info:
+        await sentry.set_status("4001", "ignored", StatusDetails(ignore_count=2**31))
+    assert info.value.transient and info.value.status == 500 and len(slept) == 1
+    # what Sentry stores: the largest count, and a duration of thousands of years (an integer column
+    # would refuse 2**31 minutes; Sentry's datetime takes it)
+    for details in ({"ignoreCount": 2**31 - 1}, {"ignoreDuration": 2**31}, {"ignoreDuration": 4_000_000_000}):
+        ok = await raw(standin, "PUT", path, {"status": "ignored", "statusDetails": details})
+        assert ok.status_code == 200, (details, ok.text)
+        assert ok.json()["statusDetails"] | details == ok.json()["statusDetails"]
 
 
 async def test_each_status_change_answers_sentrys_shape(standin: httpx.ASGITransport) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 MASK = "[redacted]"
@@ -29,7 +30,8 @@ class Rule:
 
     `starts`: lower-case substrings a match begins with; the pattern is then tried only where one
     occurs (found by `str.find`), never at every position of the text. `needles`: substrings one
-    of which must occur for a scanning rule to run at all.
+    of which must occur for a scanning rule to run at all. `accept`: when set, a found value is a
+    secret only if it says so (for rules whose context alone is weak evidence).
     """
 
     pattern: str
@@ -38,6 +40,7 @@ class Rule:
     lower: bool = False  # match the lower-cased text (the pattern is written in lower case)
     word_start: bool = False  # not when glued to a letter or digit before it
     flags: int = 0
+    accept: Callable[[str], bool] | None = None
     compiled: re.Pattern[str] = field(init=False, repr=False)
     folded: re.Pattern[str] = field(init=False, repr=False)
 
@@ -60,7 +63,7 @@ class Rule:
                 continue
             names = [n for n in match.re.groupindex if n.startswith("s") and match.start(n) >= 0]
             out += [match.span(n) for n in names] if match.re.groupindex else [match.span()]
-        return [s for s in out if s[1] > s[0]]
+        return [s for s in out if s[1] > s[0] and (self.accept is None or self.accept(text[s[0] : s[1]]))]
 
     def _at_starts(self, source: str, lower: str) -> list[re.Match[str]]:
         positions: set[int] = set()
@@ -89,6 +92,24 @@ _VALUE = (
     r"""|(?!(?:null|true|false)\b)(?P<s4>(?:[^\s"',;&}*`\\]|\\(?!"))(?:[^\s"',;&}*`\\]|\\(?!")){2,}))"""
 )
 
+
+def _looks_like_password(value: str) -> bool:
+    """A value named only by words around it ("the password is X") is a secret when it looks
+    like one: six characters or more holding a digit or a symbol. Words (`incorrect`, `Required`),
+    literals (`None`, `null`, `undefined`), identifiers and attributes (`old_password`,
+    `TOO_SHORT`, `not-set`, `user.password`) hold only letters, `_`, `-`, `.` and are kept, as are
+    they with a sentence's closing punctuation (`wrong!`)."""
+    core = value.rstrip(".!?)")
+    return len(core) >= 6 and any(c.isdigit() or not (c.isalpha() or c in "_-. ") for c in core)
+
+
+def _looks_like_code(value: str) -> bool:
+    """An OTP or PIN is digits (a backup code mixes in letters): at least four digits, making
+    at least half the value. `PIN: required` and `pin: requests==2.31.0` are kept."""
+    digits = sum(c.isdigit() for c in value)
+    return digits >= 4 and 2 * digits >= len(value)
+
+
 RULES: tuple[Rule, ...] = (
     # PEM private keys, whole blocks (to the end of the text when the block is cut short)
     Rule(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----|\Z)",
@@ -115,8 +136,9 @@ RULES: tuple[Rule, ...] = (
          ("sq0atp-", "sq0csp-", "lin_api_", "lin_oauth_", "dapi", "ya29.", "1//0", "eaa"), word_start=True),
     # Twilio API key and account SIDs: exactly 32 lower-case hex after the prefix, nothing glued on
     Rule(r"(?:SK|AC)[0-9a-f]{32}(?![0-9A-Za-z])", ("sk", "ac"), word_start=True),
-    # Azure shared access signatures: the `sig=` query parameter of a SAS URL
-    Rule(r"(?<![a-z0-9_])sig=(?P<s>[a-z0-9%+/=_\-]{16,})", ("sig=",), lower=True),
+    # Azure shared access signatures: the `sig=` query parameter of a SAS URL (after `?`, `&` or
+    # `;` as in `&amp;`: `verify(sig=signature_bytes)` is code)
+    Rule(r"(?<=[?&;])sig=(?P<s>[a-z0-9%+/=_\-]{16,})", ("sig=",), lower=True),
     # Slack and Discord incoming-webhook URLs: whoever has one can post as the integration
     Rule(r"hooks\.slack\.com/services/(?P<s>[A-Za-z0-9/]{20,})|discord(?:app)?\.com/api/webhooks/(?P<s2>[0-9]+/[A-Za-z0-9_\-]+)",
          ("hooks.slack.com/", "discord.com/api/webhooks/", "discordapp.com/api/webhooks/")),
@@ -136,14 +158,16 @@ RULES: tuple[Rule, ...] = (
     # key=value, key: value, "key": "value", \"key\": \"value\", key => value
     Rule(_SECRET_NAME + r"""[a-z0-9_\-]*\\*["']?\s*(?:=>|[:=])\s*""" + _VALUE, _SECRET_WORDS, lower=True),
     # short names too common inside other words to join the list above: `key=` only as a query
-    # parameter (`"key": …` is how Sentry names a tag, `key={item.id}` and `key=lambda` are code),
-    # `otp` and `pin` taken whole, with `=` or `:`
-    Rule(r"""(?:(?<=[?&])key=|(?<![a-z0-9_.\-])(?:otp|pin)\\*["']?\s*[:=])\s*""" + _VALUE,
-         needles=("key=", "otp", "pin"), lower=True),
-    # a password in words: "the password is X", unless X is a plain lower-case word ("is incorrect")
-    Rule(r"""(?i:password|passwd|passphrase)\s+(?i:is|was)\s+(?:\\+"(?P<s1>.*?)\\+"|"""
-         r""""(?P<s2>[^"\n]+)"|'(?P<s3>[^'\n]+)'|(?![a-z]{1,15}[.,;:!?)]*(?:[\s"'`\\]|$))(?P<s4>[^\s"',;`\\]{3,}))""",
-         ("password", "passwd", "passphrase"), needles=("pass",)),
+    # parameter (`"key": …` is how Sentry names a tag, `key={item.id}` and `key=lambda` are code)
+    Rule(r"""(?<=[?&])key=\s*""" + _VALUE, needles=("key=",), lower=True),
+    # `otp` and `pin` taken whole, with `=` or `:`, when the value is digits (_looks_like_code)
+    Rule(r"""(?<![a-z0-9_.\-])(?:otp|pin)\\*["']?\s*[:=]\s*""" + _VALUE, needles=("otp", "pin"), lower=True,
+         accept=_looks_like_code),
+    # a password in words: "the password is X", "password was: X", when X looks like a password
+    # (_looks_like_password); a bare value never ends with `:` (`if password is None:`)
+    Rule(r"""(?i:password|passwd|passphrase)\s+(?i:is|was)(?::\s*|\s+)(?:\\+"(?P<s1>.*?)\\+"|"""
+         r""""(?P<s2>[^"\n]+)"|'(?P<s3>[^'\n]+)'|(?P<s4>[^\s"',;`\\]*[^\s"',;:`\\]))""",
+         ("password", "passwd", "passphrase"), needles=("pass",), accept=_looks_like_password),
     # long opaque hex strings (64+ characters: keys, not the 40 of a commit in a release name)
     Rule(r"\b[0-9a-fA-F]{64,}\b"),
 )
