@@ -243,6 +243,40 @@ async def test_redis_down_spools_durably_and_answers_202(
     assert "responder_spooled_total 3.0" in metrics
 
 
+async def test_a_hung_redis_spools_within_the_enqueue_budget_then_drains(
+    client_for: Callable[..., Any],
+) -> None:
+    """A Redis that accepts connections and never answers (stopped, swapping, a stuck failover) must
+    cost a delivery no more than the enqueue budget: the default 0.25 s, then the spool."""
+    import asyncio
+    import os
+    import signal
+
+    from devtools.embedded_redis import EmbeddedRedis
+
+    with EmbeddedRedis() as hung:
+        assert hung.pid is not None
+        client = await client_for(REDIS_URL=hung.url, RESPONDER_ENQUEUE_TIMEOUT_S="0.25")
+        admin = Redis.from_url(hung.url)
+        os.kill(hung.pid, signal.SIGSTOP)  # the kernel still accepts connections; nothing answers
+        try:
+            body, headers = delivery("issue.created")
+            response = await post(client, body, headers)
+            assert response.status_code == 202
+            assert response.json()["spooled"] is True
+        finally:
+            os.kill(hung.pid, signal.SIGCONT)
+        deadline = time.monotonic() + 60  # a safety net: the drain retries every quarter second
+        record = None
+        while time.monotonic() < deadline:
+            record = await JobStore(admin).get(headers["Request-ID"])
+            if record is not None and record.state == "queued":
+                break
+            await asyncio.sleep(0.1)
+        assert record is not None and record.state == "queued"
+        await admin.aclose()
+
+
 async def test_redis_down_and_spool_full_is_503_never_500(client_for: Callable[..., Any]) -> None:
     from devtools.processes import free_port
 
