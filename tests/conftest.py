@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from devtools.embedded_redis import EmbeddedRedis
 from gateway.app import create_app
 from shared.settings import Settings, load_settings
-from tests.helpers import SECRET
+from tests.helpers import PATIENT_ENQUEUE, SECRET
 
 
 @pytest.fixture(scope="session")
@@ -39,9 +39,7 @@ def make_settings(redis_server: EmbeddedRedis, tmp_path: Path) -> Callable[..., 
             "REDIS_URL": redis_server.url,
             "RESPONDER_SPOOL_DIR": str(tmp_path / "spool"),
             "RESPONDER_WORKER_METRICS_PORT": "0",
-            # Not the 0.25 s default: on a busy machine a slow enqueue would spool the delivery and
-            # answer "spooled" instead of "queued"/"duplicate" (the spool's own tests pass their own).
-            "RESPONDER_ENQUEUE_TIMEOUT_S": "10",
+            **PATIENT_ENQUEUE,
         }
         values.update(overrides)
         return load_settings(**values)

@@ -23,6 +23,12 @@ WEBHOOK_FIXTURES = Path(__file__).resolve().parent.parent / "standin" / "fixture
 OPENAPI = FIXTURES / "sentry-api" / "openapi.json"
 
 SECRET = "test-client-secret-0123456789abcdef"
+# Not the 0.25 s default: on a busy machine a slow enqueue would spool the delivery and answer
+# "spooled" instead of "queued"/"duplicate". The spool's own tests pass a budget of their own.
+PATIENT_ENQUEUE = {"RESPONDER_ENQUEUE_TIMEOUT_S": "10"}
+# How long a test's client waits for a gateway's answer: a safety net above that budget and a
+# spool's fsyncs on a busy disk, never a latency check (bench/ measures latency).
+ANSWER_TIMEOUT_S = 30.0
 TOKEN = "sntrys_test_auth_token_do_not_leak_0123456789"
 
 

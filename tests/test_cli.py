@@ -16,7 +16,7 @@ from devtools.embedded_redis import EmbeddedRedis
 from devtools.processes import free_port
 from gateway.app import create_app
 from shared.settings import load_settings
-from tests.helpers import SECRET
+from tests.helpers import PATIENT_ENQUEUE, SECRET
 from tests.processes import wait_http
 
 runner = CliRunner()
@@ -36,9 +36,8 @@ def env(redis_server: EmbeddedRedis, monkeypatch: pytest.MonkeyPatch) -> dict[st
 @pytest.fixture
 def gateway_url(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     port = free_port()
-    # A busy machine may take longer than the 0.25 s default to enqueue, and the delivery is then
-    # spooled (durable, and tested in test_spool.py): these tests are about the commands.
-    settings = load_settings(RESPONDER_SPOOL_DIR=str(tmp_path), RESPONDER_ENQUEUE_TIMEOUT_S="10")
+    # these tests are about the commands, not the spool
+    settings = load_settings(RESPONDER_SPOOL_DIR=str(tmp_path), **PATIENT_ENQUEUE)
     server = uvicorn.Server(uvicorn.Config(create_app(settings), port=port, log_config=None, access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -21,7 +21,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from devtools.embedded_redis import EmbeddedRedis
 from shared.jobs import JobState
 from shared.jobstore import JobStore
-from tests.helpers import SECRET, delivery
+from tests.helpers import ANSWER_TIMEOUT_S, PATIENT_ENQUEUE, SECRET, delivery
 from tests.processes import gateway
 
 DASHBOARD_TOKEN = "browser-test-dashboard-token-0123456789abcdef"
@@ -43,10 +43,14 @@ def browser() -> Iterator[webdriver.Chrome]:
         driver.quit()
 
 
+def gateway_env(redis_server: EmbeddedRedis, tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {"SENTRY_CLIENT_SECRET": SECRET, "REDIS_URL": redis_server.url, "RESPONDER_SPOOL_DIR": str(tmp_path / "spool"),
+            "RESPONDER_LOG_LEVEL": "WARNING", **PATIENT_ENQUEUE, **extra}
+
+
 def post(url: str, name: str) -> str:
     body, headers = delivery(name)
-    # 30 s is a safety net above the gateway's 10 s enqueue budget, not a latency check
-    response = httpx.post(url + "/webhooks/sentry", content=body, headers=headers, timeout=30)
+    response = httpx.post(url + "/webhooks/sentry", content=body, headers=headers, timeout=ANSWER_TIMEOUT_S)
     assert response.status_code == 202, response.text
     return headers["Request-ID"]
 
@@ -77,10 +81,7 @@ def test_dashboard_shows_a_job_its_detail_and_replays_a_dead_one(
     import redis as sync_redis
 
     sync_redis.Redis.from_url(redis_server.url).flushdb()
-    env = {"SENTRY_CLIENT_SECRET": SECRET, "REDIS_URL": redis_server.url,
-           "RESPONDER_SPOOL_DIR": str(tmp_path / "spool"), "RESPONDER_LOG_LEVEL": "WARNING",
-           "RESPONDER_DASHBOARD_TOKEN": DASHBOARD_TOKEN,
-           "RESPONDER_ENQUEUE_TIMEOUT_S": "10"}  # a busy machine's slow enqueue would spool: no record yet
+    env = gateway_env(redis_server, tmp_path, RESPONDER_DASHBOARD_TOKEN=DASHBOARD_TOKEN)
     with gateway(env) as (_proc, url):
         browser.get(url + "/")
         wait = WebDriverWait(browser, 60)  # generous: the suite must pass on a busy machine
@@ -147,9 +148,7 @@ def test_dashboard_opens_an_issues_audit_trail_from_a_job_and_shows_shadow_playb
     import redis as sync_redis
 
     sync_redis.Redis.from_url(redis_server.url).flushdb()
-    env = {"SENTRY_CLIENT_SECRET": SECRET, "REDIS_URL": redis_server.url,
-           "RESPONDER_SPOOL_DIR": str(tmp_path / "spool"), "RESPONDER_LOG_LEVEL": "WARNING",
-           "RESPONDER_ENQUEUE_TIMEOUT_S": "10"}  # a busy machine's slow enqueue would spool: no record yet
+    env = gateway_env(redis_server, tmp_path)
     with gateway(env) as (_proc, url):
         job_id = post(url, "issue.created")
         asyncio.run(seed_trail(redis_server.url, job_id, "1170820242"))

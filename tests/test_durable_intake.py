@@ -16,7 +16,7 @@ import redis as sync_redis
 from devtools.embedded_redis import EmbeddedRedis
 from gateway.signature import sign
 from shared import keys
-from tests.helpers import SECRET, load_webhook
+from tests.helpers import ANSWER_TIMEOUT_S, SECRET, load_webhook
 from tests.processes import gateway, worker
 
 pytestmark = pytest.mark.chaos
@@ -35,8 +35,7 @@ def issue_delivery(n: int) -> tuple[bytes, dict[str, str]]:
 
 def post_all(url: str, count: int, start: int = 0) -> list[tuple[str, float, dict[str, Any]]]:
     out = []
-    # a safety net: a spooled delivery is fsync'd twice, seconds on a busy disk (bench/ measures it)
-    with httpx.Client(base_url=url, timeout=30.0) as client:
+    with httpx.Client(base_url=url, timeout=ANSWER_TIMEOUT_S) as client:
         for n in range(start, start + count):
             body, headers = issue_delivery(n)
             began = time.perf_counter()

@@ -18,7 +18,7 @@ from devtools.embedded_redis import EmbeddedRedis
 from gateway.signature import sign
 from shared import keys
 from shared.webhooks import SENTRY_RESOURCES
-from tests.helpers import SECRET, load_webhook, signed_headers, wire_bytes
+from tests.helpers import ANSWER_TIMEOUT_S, PATIENT_ENQUEUE, SECRET, load_webhook, signed_headers, wire_bytes
 from tests.processes import gateway
 
 
@@ -27,16 +27,14 @@ def running(redis_server: EmbeddedRedis, tmp_path: Path) -> Iterator[tuple[str, 
     client = sync_redis.Redis.from_url(redis_server.url)
     client.flushdb()
     env = {"SENTRY_CLIENT_SECRET": SECRET, "REDIS_URL": redis_server.url,
-           "RESPONDER_SPOOL_DIR": str(tmp_path / "spool"),
-           "RESPONDER_ENQUEUE_TIMEOUT_S": "10"}  # a busy machine's slow enqueue would spool, not dedupe
+           "RESPONDER_SPOOL_DIR": str(tmp_path / "spool"), **PATIENT_ENQUEUE}
     with gateway(env) as (_proc, url):
         yield url, client
     client.close()
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
-    # 30 s: a safety net above the gateway's 10 s enqueue budget, not a latency check
-    return httpx.post(url + "/webhooks/sentry", content=body, headers=headers, timeout=30)
+    return httpx.post(url + "/webhooks/sentry", content=body, headers=headers, timeout=ANSWER_TIMEOUT_S)
 
 
 def big_issue(size_bytes: int = 200_000) -> bytes:

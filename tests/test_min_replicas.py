@@ -13,7 +13,7 @@ import redis as sync_redis
 
 from devtools.embedded_redis import EmbeddedRedis
 from shared import keys
-from tests.helpers import load_webhook, signed_headers, wire_bytes
+from tests.helpers import PATIENT_ENQUEUE, load_webhook, signed_headers, wire_bytes
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ async def test_no_replica_in_time_spools_then_drains_once_a_replica_confirms(
 ) -> None:
     client = await client_for(
         REDIS_URL=primary.url, RESPONDER_REDIS_MIN_REPLICAS="1", RESPONDER_REDIS_REPLICA_TIMEOUT_S="2",
-        RESPONDER_ENQUEUE_TIMEOUT_S="10",
+        **PATIENT_ENQUEUE,
     )
     spooled_id, response = await post(client)
     assert response.status_code == 202 and response.json()["status"] == "spooled", response.text

@@ -17,7 +17,7 @@ import pytest
 from devtools.embedded_redis import EmbeddedRedis
 from devtools.processes import free_port
 from standin.app import DEMO_TOKEN
-from tests.helpers import SECRET
+from tests.helpers import ANSWER_TIMEOUT_S, SECRET
 from tests.processes import Proc, gateway, standin, worker
 from tests.test_chaos import Stack, assert_one_comment_each, clone_issues, wait_until
 
@@ -61,7 +61,7 @@ def running(proc: Proc) -> bool:
 
 def readyz(url: str) -> tuple[int, dict[str, object]]:
     try:
-        response = httpx.get(url + "/readyz", timeout=30)  # one answer is asserted: a safety net
+        response = httpx.get(url + "/readyz", timeout=ANSWER_TIMEOUT_S)  # one answer is asserted
     except httpx.HTTPError:
         return 0, {}
     return response.status_code, response.json()
