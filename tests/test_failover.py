@@ -147,7 +147,10 @@ def replicated(tmp_path: Path) -> Iterator[Replicated]:
         wait_until(lambda: info(replica.port, "replication").get("master_link_status") == "up", "replica in sync")
         sentinels = []
         for _ in range(3):
-            sentinel = EmbeddedSentinel(primary.port, down_after_ms=1000, failover_timeout_ms=3000).start()
+            # 5 s, not 1 s: a just-promoted primary busy with a full sync and the stream on a
+            # 2-core box can miss PINGs for a second, and Sentinel then failed over again, to the
+            # rejoining node before it had synced (an empty primary). Production's default is 30 s.
+            sentinel = EmbeddedSentinel(primary.port, down_after_ms=5000, failover_timeout_ms=3000).start()
             stack.callback(sentinel.close)
             sentinels.append(sentinel)
         for sentinel in sentinels:  # each knows the replica and the two other sentinels
@@ -241,6 +244,8 @@ def test_primary_killed_mid_stream_loses_and_doubles_nothing(replicated: Replica
                 print(f"--- {proc.args}\n{proc.log()[-6000:]}")
             for log in sorted(tmp_path.glob("*/redis.log")):
                 print(f"--- {log}\n{log.read_text()[-3000:]}")
+            for sentinel in replicated.sentinels:  # who promoted whom, and when
+                print(f"--- sentinel {sentinel.port}\n{(sentinel.data_dir / 'sentinel.log').read_text()[-4000:]}")
             raise
     lost = [s for s in acked if counts.get(s.issue_id, 0) == 0]
     doubled = [s for s in acked if counts.get(s.issue_id, 0) > 1]
